@@ -1,0 +1,1 @@
+"""Human approval of held output."""

@@ -1,0 +1,27 @@
+"""Configuration: the schema (``model``) and reading a file (``loader``)."""
+
+from warden.config.loader import ConfigError, ConfigProblem, interpolate, load_config, parse_config
+from warden.config.model import (
+    Config,
+    ConnectionConfig,
+    ConnectionType,
+    CredentialRef,
+    PolicyConfig,
+    RecordingMode,
+    TokenConfig,
+)
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "ConfigProblem",
+    "ConnectionConfig",
+    "ConnectionType",
+    "CredentialRef",
+    "PolicyConfig",
+    "RecordingMode",
+    "TokenConfig",
+    "interpolate",
+    "load_config",
+    "parse_config",
+]

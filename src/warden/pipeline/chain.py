@@ -1,0 +1,102 @@
+"""Running the inspectors, in one explicit order, over a request and its channels.
+
+Every stage sees what the stages before it let through: the guardrail after
+the masker sees masked arguments. Decisions from every stage are kept; the
+first one that changes the flow (deny, hold, block) is acted on by the
+protocol adapter. An exception from any stage propagates: the caller stops
+the exchange fail-closed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from warden.pipeline.types import (
+    Channel,
+    ChannelInspector,
+    ChannelOut,
+    Decision,
+    Exchange,
+    Inspector,
+    RequestView,
+)
+
+
+class ChannelChain:
+    """One response channel run through every interested inspector."""
+
+    __slots__ = ("_ended", "_stages", "channel", "emitted", "max_held")
+
+    def __init__(self, channel: Channel, stages: Sequence[ChannelInspector]) -> None:
+        self.channel = channel
+        self._stages = tuple(stages)
+        self._ended = False
+        self.emitted: list[str] = []
+        self.max_held = 0
+
+    def feed(self, text: str) -> ChannelOut:
+        if self._ended:
+            raise RuntimeError(f"channel {self.channel.key} fed after its end")
+        if not self._stages:
+            self.emitted.append(text)
+            return ChannelOut(text)
+        decisions: list[Decision] = []
+        for stage in self._stages:
+            out = stage.feed(text)
+            decisions.extend(out.decisions)
+            text = out.text
+        self._note_held()
+        self.emitted.append(text)
+        return ChannelOut(text, tuple(decisions))
+
+    def end(self) -> ChannelOut:
+        if self._ended:
+            raise RuntimeError(f"channel {self.channel.key} ended twice")
+        self._ended = True
+        decisions: list[Decision] = []
+        text = ""
+        for stage in self._stages:
+            if text:
+                fed = stage.feed(text)
+                decisions.extend(fed.decisions)
+                text = fed.text
+            out = stage.end()
+            decisions.extend(out.decisions)
+            text += out.text
+        self.emitted.append(text)
+        return ChannelOut(text, tuple(decisions))
+
+    @property
+    def held(self) -> int:
+        return sum(stage.held for stage in self._stages)
+
+    @property
+    def text(self) -> str:
+        """Everything this channel has let through so far."""
+        return "".join(self.emitted)
+
+    def _note_held(self) -> None:
+        held = self.held
+        if held > self.max_held:
+            self.max_held = held
+
+
+class Pipeline:
+    """The ordered inspector chain for one policy."""
+
+    def __init__(self, inspectors: Sequence[Inspector]) -> None:
+        self.inspectors = tuple(inspectors)
+
+    def inspect_request(self, exchange: Exchange, request: RequestView) -> list[Decision]:
+        decisions: list[Decision] = []
+        for inspector in self.inspectors:
+            decisions.extend(inspector.inspect_request(exchange, request))
+        return decisions
+
+    def open_channel(self, exchange: Exchange, channel: Channel) -> ChannelChain:
+        stages = []
+        for inspector in self.inspectors:
+            stage = inspector.open_channel(exchange, channel)
+            if stage is not None:
+                stages.append(stage)
+        return ChannelChain(channel, stages)

@@ -1,0 +1,57 @@
+"""The recording tap: how the pipeline hands what happened to the recorder.
+
+The pipeline calls a :class:`Recorder` for every step of an exchange with a
+JSON-ready payload that holds *masked* content only (what the agent and the
+provider actually received after inspection). The audit package implements
+it; the pipeline never knows about storage.
+
+``record`` must not block traffic in ``best-effort`` mode (it enqueues and
+counts drops). In ``strict`` mode ``settle`` waits until the exchange's events
+are stored and raises :class:`RecordingFailed` when they cannot be, so the
+exchange fails instead of going unrecorded.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, Protocol
+
+from warden.pipeline.types import Exchange
+
+
+class RecordKind(enum.StrEnum):
+    REQUEST = "request"
+    """method, path, query, headers (credentials removed), body (masked)."""
+    RESPONSE_START = "response.start"
+    """status, headers."""
+    RESPONSE_EVENT = "response.event"
+    """one SSE event or body chunk as sent to the agent (masked), with ``t``."""
+    RESPONSE_BODY = "response.body"
+    """a whole non-streamed body as sent to the agent (masked)."""
+    DECISION = "decision"
+    """:meth:`Decision.as_record` plus direction."""
+    HOLD = "hold"
+    APPROVAL = "approval"
+    ERROR = "error"
+    END = "end"
+    """outcome (ok, blocked, denied, error, cancelled), status, durations."""
+
+
+class RecordingFailed(Exception):
+    """Strict mode: the exchange's events could not be stored."""
+
+
+class Recorder(Protocol):
+    async def record(self, exchange: Exchange, kind: RecordKind, payload: dict[str, Any]) -> None: ...
+
+    async def settle(self, exchange: Exchange) -> None: ...
+
+
+class NullRecorder:
+    """Recording turned off for a connection: nothing is kept."""
+
+    async def record(self, exchange: Exchange, kind: RecordKind, payload: dict[str, Any]) -> None:
+        return None
+
+    async def settle(self, exchange: Exchange) -> None:
+        return None

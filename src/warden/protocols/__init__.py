@@ -1,0 +1,1 @@
+"""Sans-IO codecs and provider adapters: bytes in, typed events out."""

@@ -1,0 +1,451 @@
+"""The Anthropic Messages API: where text lives, and its stream events.
+
+Request side: :func:`iter_slots` yields the system prompt, every message's
+text, tool results (file contents, command output), tool inputs, documents
+and thinking, each addressed by its JSON path.
+
+Response side: :class:`AnthropicStream` maps content blocks to channels
+(``content/<index>``): ``text_delta``, ``thinking_delta`` and
+``input_json_delta`` feed the channel; every other event, known or not, is
+forwarded as its raw bytes. A ``tool_use`` block's start is held until its
+input is released, so a denied call can be replaced by a text block and the
+message ends without a ``tool_use`` stop reason.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from warden.pipeline.chain import Pipeline
+from warden.pipeline.types import (
+    Channel,
+    ChannelKind,
+    Decision,
+    Exchange,
+    Flow,
+    SlotKind,
+    TextSlot,
+)
+from warden.protocols.base import (
+    Block,
+    ChannelBook,
+    Hold,
+    Item,
+    denial_text,
+    dumps,
+    loads_event,
+)
+from warden.protocols.sse import SSEEvent, encode_event
+
+TOOL_BLOCKS = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
+_DELTA_FIELD = {"text_delta": "text", "thinking_delta": "thinking", "input_json_delta": "partial_json"}
+
+
+def _content_slots(
+    content: Any, path: tuple[str | int, ...], role: str | None
+) -> Iterator[TextSlot]:
+    kind = SlotKind.USER if role == "user" else SlotKind.ASSISTANT
+    if isinstance(content, str):
+        yield TextSlot(path, kind, content, role)
+        return
+    if not isinstance(content, list):
+        return
+    for i, block in enumerate(content):
+        if not isinstance(block, dict):
+            continue
+        here = (*path, i)
+        btype = block.get("type")
+        if btype == "text" and isinstance(block.get("text"), str):
+            yield TextSlot((*here, "text"), kind, block["text"], role)
+        elif btype == "thinking" and isinstance(block.get("thinking"), str):
+            yield TextSlot((*here, "thinking"), SlotKind.THINKING, block["thinking"], role)
+        elif btype in TOOL_BLOCKS:
+            yield from _json_strings(block.get("input"), (*here, "input"), role)
+        elif btype == "tool_result":
+            inner = block.get("content")
+            if isinstance(inner, str):
+                yield TextSlot((*here, "content"), SlotKind.TOOL_RESULT, inner, role)
+            elif isinstance(inner, list):
+                for j, part in enumerate(inner):
+                    if isinstance(part, dict) and isinstance(part.get("text"), str):
+                        yield TextSlot(
+                            (*here, "content", j, "text"), SlotKind.TOOL_RESULT, part["text"], role
+                        )
+        elif btype == "document":
+            source = block.get("source")
+            if isinstance(source, dict) and source.get("type") == "text":
+                if isinstance(source.get("data"), str):
+                    yield TextSlot((*here, "source", "data"), kind, source["data"], role)
+            elif isinstance(source, dict) and source.get("type") == "content":
+                yield from _content_slots(source.get("content"), (*here, "source", "content"), role)
+
+
+def _json_strings(value: Any, path: tuple[str | int, ...], role: str | None) -> Iterator[TextSlot]:
+    if isinstance(value, str):
+        yield TextSlot(path, SlotKind.TOOL_INPUT, value, role)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _json_strings(item, (*path, key), role)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _json_strings(item, (*path, i), role)
+
+
+def iter_slots(body: Any) -> Iterator[TextSlot]:
+    if not isinstance(body, dict):
+        return
+    system = body.get("system")
+    if isinstance(system, str):
+        yield TextSlot(("system",), SlotKind.SYSTEM, system, "system")
+    elif isinstance(system, list):
+        for i, block in enumerate(system):
+            if isinstance(block, dict) and isinstance(block.get("text"), str):
+                yield TextSlot(("system", i, "text"), SlotKind.SYSTEM, block["text"], "system")
+    messages = body.get("messages")
+    if isinstance(messages, list):
+        for i, message in enumerate(messages):
+            if isinstance(message, dict):
+                role = message.get("role")
+                yield from _content_slots(
+                    message.get("content"), ("messages", i, "content"), role
+                )
+    prompt = body.get("prompt")
+    if isinstance(prompt, str):
+        yield TextSlot(("prompt",), SlotKind.USER, prompt, "user")
+
+
+def _event(name: str, data: dict[str, Any]) -> bytes:
+    return encode_event(dumps(data), event=name)
+
+
+class _Block:
+    __slots__ = ("field", "index", "kind", "start", "trailing")
+
+    def __init__(self, index: int, kind: ChannelKind, field: str, start: dict[str, Any] | None):
+        self.index = index
+        self.kind = kind
+        self.field = field
+        self.start = start
+        """A tool block's start event, held until its input is released."""
+        self.trailing: list[bytes] = []
+
+
+class AnthropicStream:
+    """Sans-IO transformer of one Messages API event stream."""
+
+    def __init__(self, exchange: Exchange, pipeline: Pipeline) -> None:
+        self.book = ChannelBook(exchange, pipeline)
+        self._blocks: dict[int, _Block] = {}
+        self._tools_emitted = 0
+        self._tools_denied = 0
+        self.done = False
+
+    def feed(self, event: SSEEvent) -> list[Item]:
+        if self.done:
+            return []
+        if not event.has_data:
+            return [event.raw]
+        data = loads_event(event.data)
+        kind = data.get("type") if isinstance(data, dict) else None
+        if kind == "content_block_start":
+            return self._start(event, data)
+        if kind == "content_block_delta":
+            return self._delta(event, data)
+        if kind == "content_block_stop":
+            return self._stop(event, data)
+        if kind == "message_delta":
+            return [self._message_delta(event, data)]
+        return [event.raw]
+
+    def finish(self) -> list[Item]:
+        """The upstream ended; channels still open are ended and released."""
+        out: list[Item] = []
+        for index in sorted(self._blocks):
+            out.extend(self._close(index, None))
+        return out
+
+    def _key(self, index: int) -> str:
+        return f"content/{index}"
+
+    def _start(self, event: SSEEvent, data: dict[str, Any]) -> list[Item]:
+        index = data.get("index")
+        block = data.get("content_block")
+        if not isinstance(index, int) or not isinstance(block, dict):
+            return [event.raw]
+        btype = block.get("type")
+        if btype in TOOL_BLOCKS:
+            channel = Channel(
+                self._key(index),
+                ChannelKind.TOOL_INPUT,
+                tool_name=block.get("name"),
+                tool_id=block.get("id"),
+                tool_type=btype,
+            )
+            self.book.start(channel)
+            self._blocks[index] = _Block(index, ChannelKind.TOOL_INPUT, "partial_json", data)
+            initial = block.get("input")
+            if isinstance(initial, dict) and initial:
+                block["input"] = {}
+                return self._feed(index, dumps(initial))
+            return []
+        if btype in ("text", "thinking"):
+            kind = ChannelKind.TEXT if btype == "text" else ChannelKind.THINKING
+            self.book.start(Channel(self._key(index), kind))
+            self._blocks[index] = _Block(index, kind, btype, None)
+            initial = block.get(btype)
+            if isinstance(initial, str) and initial:
+                block[btype] = ""
+                return [_event("content_block_start", data), *self._feed(index, initial)]
+        return [event.raw]
+
+    def _delta(self, event: SSEEvent, data: dict[str, Any]) -> list[Item]:
+        index = data.get("index")
+        delta = data.get("delta")
+        if not isinstance(index, int) or not isinstance(delta, dict) or index not in self._blocks:
+            return [event.raw]
+        if self._blocks[index].field == "drop":
+            return []
+        field = _DELTA_FIELD.get(str(delta.get("type")))
+        text = delta.get(field) if field else None
+        if not isinstance(text, str):
+            # signature_delta, citations_delta, ...: keep their order relative
+            # to the text this block still holds back.
+            self._blocks[index].trailing.append(event.raw)
+            return []
+        return self._feed(index, text)
+
+    def _feed(self, index: int, text: str) -> list[Item]:
+        block = self._blocks[index]
+        out, flow = self.book.feed(self._key(index), text)
+        if flow is not None:
+            return self._flow(block, flow, out.text, ending=False)
+        return self._release(block, out.text)
+
+    def _release(self, block: _Block, text: str) -> list[Item]:
+        items: list[Item] = []
+        if block.start is not None and (text or block.kind is not ChannelKind.TOOL_INPUT):
+            items.append(_event("content_block_start", block.start))
+            block.start = None
+            self._tools_emitted += 1
+        if text:
+            delta_type = {"text": "text_delta", "thinking": "thinking_delta"}.get(
+                block.field, "input_json_delta"
+            )
+            items.append(
+                _event(
+                    "content_block_delta",
+                    {
+                        "type": "content_block_delta",
+                        "index": block.index,
+                        "delta": {"type": delta_type, block.field: text},
+                    },
+                )
+            )
+        return items
+
+    def _stop(self, event: SSEEvent, data: dict[str, Any]) -> list[Item]:
+        index = data.get("index")
+        if not isinstance(index, int) or index not in self._blocks:
+            return [event.raw]
+        return self._close(index, event.raw)
+
+    def _close(self, index: int, stop: bytes | None) -> list[Item]:
+        block = self._blocks.pop(index)
+        out, flow = self.book.end(self._key(index))
+        if block.field == "drop":
+            return []
+        if flow is not None:
+            return self._flow(block, flow, out.text, ending=True, stop=stop)
+        items = self._release(block, out.text)
+        if block.start is not None:
+            # A tool call with no input at all.
+            items.append(_event("content_block_start", block.start))
+            block.start = None
+            self._tools_emitted += 1
+        items.extend(block.trailing)
+        items.append(stop or self._stop_event(index))
+        return items
+
+    def _stop_event(self, index: int) -> bytes:
+        return _event("content_block_stop", {"type": "content_block_stop", "index": index})
+
+    def _flow(
+        self,
+        block: _Block,
+        decision: Decision,
+        text: str,
+        *,
+        ending: bool,
+        stop: bytes | None = None,
+    ) -> list[Item]:
+        if decision.flow is Flow.BLOCK:
+            self.done = True
+            return [Block(decision)]
+        if decision.flow is Flow.DENY:
+            return self._deny(block, decision, None, ending)
+        channel = Channel(self._key(block.index), block.kind)
+
+        def resume(approved: bool, message: str) -> list[bytes]:
+            if not approved:
+                return self._bytes(self._deny(block, decision, message, ending))
+            items = self._release(block, text)
+            if ending:
+                if block.start is not None:
+                    items.append(_event("content_block_start", block.start))
+                    block.start = None
+                items.extend(block.trailing)
+                items.append(stop or self._stop_event(block.index))
+            return self._bytes(items)
+
+        return [Hold(decision, channel, text, resume)]
+
+    def _deny(
+        self, block: _Block, decision: Decision, message: str | None, ending: bool
+    ) -> list[Item]:
+        """Replace the block by a text explaining the decision, end cleanly."""
+        note = denial_text(decision, message)
+        items: list[Item] = []
+        if block.kind is ChannelKind.TOOL_INPUT and block.start is not None:
+            self._tools_denied += 1
+            block.start = None
+            items.append(
+                _event(
+                    "content_block_start",
+                    {
+                        "type": "content_block_start",
+                        "index": block.index,
+                        "content_block": {"type": "text", "text": ""},
+                    },
+                )
+            )
+            items.append(
+                _event(
+                    "content_block_delta",
+                    {
+                        "type": "content_block_delta",
+                        "index": block.index,
+                        "delta": {"type": "text_delta", "text": note},
+                    },
+                )
+            )
+            items.append(self._stop_event(block.index))
+            if not ending:
+                # The rest of this block's input is dropped as it arrives.
+                self._blocks[block.index] = _Block(block.index, block.kind, "drop", None)
+            return items
+        # Output already flowing (text, or a tool whose input began): end the
+        # message here with the explanation.
+        self.done = True
+        if block.kind is ChannelKind.TOOL_INPUT:
+            # Input bytes already left; the call must not complete.
+            items.append(
+                _event(
+                    "content_block_delta",
+                    {
+                        "type": "content_block_delta",
+                        "index": block.index,
+                        "delta": {"type": "input_json_delta", "partial_json": ""},
+                    },
+                )
+            )
+        items.append(
+            _event(
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": block.index,
+                    "delta": {"type": "text_delta", "text": "\n" + note},
+                },
+            )
+            if block.kind is ChannelKind.TEXT
+            else b""
+        )
+        items.append(self._stop_event(block.index))
+        items.append(
+            _event(
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                    "usage": {"output_tokens": 0},
+                },
+            )
+        )
+        items.append(_event("message_stop", {"type": "message_stop"}))
+        return [item for item in items if item != b""]
+
+    def _message_delta(self, event: SSEEvent, data: dict[str, Any]) -> bytes:
+        delta = data.get("delta")
+        if (
+            self._tools_denied
+            and not self._tools_emitted
+            and isinstance(delta, dict)
+            and delta.get("stop_reason") == "tool_use"
+        ):
+            delta["stop_reason"] = "end_turn"
+            return _event("message_delta", data)
+        return event.raw
+
+    @staticmethod
+    def _bytes(items: list[Item]) -> list[bytes]:
+        return [item for item in items if isinstance(item, bytes)]
+
+
+def transform_body(body: Any, exchange: Exchange, pipeline: Pipeline) -> list[Block] | None:
+    """Inspect a non-streamed Messages response in place.
+
+    Returns ``[Block]`` when the exchange must be refused. Held content in a
+    non-streamed body is treated as denied (there is no stream to pause).
+    """
+    if not isinstance(body, dict) or not isinstance(body.get("content"), list):
+        return None
+    book = ChannelBook(exchange, pipeline)
+    content: list[Any] = body["content"]
+    denied = emitted = 0
+    for index, block in enumerate(content):
+        if not isinstance(block, dict):
+            continue
+        btype = block.get("type")
+        if btype in ("text", "thinking") and isinstance(block.get(btype), str):
+            kind = ChannelKind.TEXT if btype == "text" else ChannelKind.THINKING
+            key = f"content/{index}"
+            book.start(Channel(key, kind))
+            first, flow1 = book.feed(key, block[btype])
+            last, flow2 = book.end(key)
+            flow = flow1 or flow2
+            if flow is not None and flow.flow is Flow.BLOCK:
+                return [Block(flow)]
+            if flow is not None:
+                content[index] = {"type": "text", "text": denial_text(flow)}
+                continue
+            block[btype] = first.text + last.text
+        elif btype in TOOL_BLOCKS:
+            key = f"content/{index}"
+            book.start(
+                Channel(key, ChannelKind.TOOL_INPUT, block.get("name"), block.get("id"), btype)
+            )
+            first, flow1 = book.feed(key, dumps(block.get("input", {})))
+            last, flow2 = book.end(key)
+            flow = flow1 or flow2
+            if flow is not None and flow.flow is Flow.BLOCK:
+                return [Block(flow)]
+            if flow is not None:
+                content[index] = {"type": "text", "text": denial_text(flow)}
+                denied += 1
+                continue
+            emitted += 1
+            block["input"] = _parse_input(first.text + last.text)
+    if denied and not emitted and body.get("stop_reason") == "tool_use":
+        body["stop_reason"] = "end_turn"
+    return None
+
+
+def _parse_input(text: str) -> Any:
+    if not text:
+        return {}
+    try:
+        return json.loads(text)
+    except ValueError:
+        return {"_warden_unparsed": text}

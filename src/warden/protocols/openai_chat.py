@@ -1,0 +1,338 @@
+"""OpenAI Chat Completions (also what Azure OpenAI deployments speak).
+
+Channels: ``choice/<i>/content``, ``choice/<i>/refusal`` and
+``choice/<i>/tool/<j>`` (one tool call's JSON arguments). A tool call is
+announced to the agent only once its arguments are released, so a denied
+call can be turned into content and ``finish_reason`` into ``stop``.
+Chunks the gateway does not change are forwarded as their raw bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from warden.pipeline.chain import Pipeline
+from warden.pipeline.types import Channel, ChannelKind, Decision, Exchange, Flow, SlotKind, TextSlot
+from warden.protocols.base import Block, ChannelBook, Item, denial_text, dumps, loads_event
+from warden.protocols.sse import RemoteProtocolError, SSEEvent, encode_event
+
+
+def iter_chat_slots(body: Any) -> Iterator[TextSlot]:
+    if not isinstance(body, dict):
+        return
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            continue
+        role = message.get("role")
+        kind = {
+            "system": SlotKind.SYSTEM,
+            "developer": SlotKind.SYSTEM,
+            "user": SlotKind.USER,
+            "assistant": SlotKind.ASSISTANT,
+            "tool": SlotKind.TOOL_RESULT,
+            "function": SlotKind.TOOL_RESULT,
+        }.get(str(role), SlotKind.OTHER)
+        content = message.get("content")
+        if isinstance(content, str):
+            yield TextSlot(("messages", i, "content"), kind, content, role)
+        elif isinstance(content, list):
+            for j, part in enumerate(content):
+                if isinstance(part, dict) and isinstance(part.get("text"), str):
+                    yield TextSlot(("messages", i, "content", j, "text"), kind, part["text"], role)
+        calls = message.get("tool_calls")
+        if isinstance(calls, list):
+            for j, call in enumerate(calls):
+                fn = call.get("function") if isinstance(call, dict) else None
+                if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
+                    yield TextSlot(
+                        ("messages", i, "tool_calls", j, "function", "arguments"),
+                        SlotKind.TOOL_INPUT,
+                        fn["arguments"],
+                        role,
+                    )
+
+
+def iter_embedding_slots(body: Any) -> Iterator[TextSlot]:
+    if not isinstance(body, dict):
+        return
+    value = body.get("input")
+    if isinstance(value, str):
+        yield TextSlot(("input",), SlotKind.USER, value, "user")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            if isinstance(item, str):
+                yield TextSlot(("input", i), SlotKind.USER, item, "user")
+
+
+class _Tool:
+    __slots__ = ("announced", "denied", "id", "name", "type")
+
+    def __init__(self) -> None:
+        self.id: str | None = None
+        self.type = "function"
+        self.name = ""
+        self.announced = False
+        self.denied = False
+
+
+class ChatStream:
+    """Sans-IO transformer of one Chat Completions chunk stream."""
+
+    def __init__(self, exchange: Exchange, pipeline: Pipeline) -> None:
+        self.book = ChannelBook(exchange, pipeline)
+        self._tools: dict[tuple[int, int], _Tool] = {}
+        self._template: dict[str, Any] = {}
+        self.done = False
+
+    def feed(self, event: SSEEvent) -> list[Item]:
+        if self.done:
+            return []
+        if not event.has_data:
+            return [event.raw]
+        if event.data.strip() == "[DONE]":
+            return [*self.finish(), event.raw]
+        data = loads_event(event.data)
+        if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
+            return [event.raw]
+        if not self._template:
+            self._template = {k: data[k] for k in ("id", "object", "created", "model") if k in data}
+        changed = False
+        had_text = False
+        extra: list[Item] = []
+        for choice in data["choices"]:
+            if not isinstance(choice, dict) or not isinstance(choice.get("index"), int):
+                continue
+            result = self._choice(choice)
+            if isinstance(result, Block):
+                self.done = True
+                return [result]
+            changed |= result[0]
+            had_text |= result[1]
+        if not changed:
+            return [event.raw, *extra]
+        if had_text and self._empty(data):
+            return extra
+        return [encode_event(dumps(data)), *extra]
+
+    def finish(self) -> list[Item]:
+        """Release anything still held (a stream that ended without finish)."""
+        choices: dict[int, dict[str, Any]] = {}
+        for key in list(self.book.open):
+            i = int(key.split("/")[1])
+            choice = choices.setdefault(i, {"index": i, "delta": {}, "finish_reason": None})
+            result = self._end_key(key, choice)
+            if isinstance(result, Block):
+                self.done = True
+                return [result]
+        if not choices:
+            return []
+        chunk = {**self._template, "choices": list(choices.values())}
+        return [encode_event(dumps(chunk))]
+
+    @staticmethod
+    def _empty(data: dict[str, Any]) -> bool:
+        if data.get("usage"):
+            return False
+        for choice in data["choices"]:
+            if choice.get("finish_reason") is not None or choice.get("logprobs"):
+                return False
+            delta = choice.get("delta") or {}
+            if any(v not in (None, "", []) for v in delta.values()):
+                return False
+        return True
+
+    def _text_key(self, i: int, field: str) -> str:
+        key = f"choice/{i}/{field}"
+        if self.book.get(key) is None and key not in self.book.closed:
+            kind = ChannelKind.TEXT if field == "content" else ChannelKind.REFUSAL
+            self.book.start(Channel(key, kind))
+        return key
+
+    def _choice(self, choice: dict[str, Any]) -> tuple[bool, bool] | Block:
+        i: int = choice["index"]
+        delta = choice.get("delta")
+        changed = had_text = False
+        if isinstance(delta, dict):
+            for field in ("content", "refusal"):
+                text = delta.get(field)
+                if isinstance(text, str) and text:
+                    had_text = True
+                    key = self._text_key(i, field)
+                    if self.book.get(key) is None:
+                        raise RemoteProtocolError(f"choice {i} sent {field} after it finished")
+                    out, flow = self.book.feed(key, text)
+                    if flow is not None:
+                        return self._deny_or_block(flow, choice, key)
+                    if out.text != text:
+                        delta[field] = out.text
+                        changed = True
+            calls = delta.get("tool_calls")
+            if isinstance(calls, list):
+                kept = []
+                for call in calls:
+                    if not isinstance(call, dict) or not isinstance(call.get("index"), int):
+                        kept.append(call)
+                        continue
+                    result = self._tool_delta(i, call)
+                    if isinstance(result, Block):
+                        return result
+                    if result is not None:
+                        kept.append(result)
+                delta["tool_calls"] = kept
+                if not kept:
+                    del delta["tool_calls"]
+                changed = True
+        if choice.get("finish_reason") is not None:
+            for key in [k for k in self.book.open if k.startswith(f"choice/{i}/")]:
+                result = self._end_key(key, choice)
+                if isinstance(result, Block):
+                    return result
+                changed = True
+            tools = [t for (ci, _), t in self._tools.items() if ci == i]
+            if (
+                choice.get("finish_reason") == "tool_calls"
+                and tools
+                and all(t.denied for t in tools)
+            ):
+                choice["finish_reason"] = "stop"
+                changed = True
+        return changed, had_text
+
+    def _tool_delta(self, i: int, call: dict[str, Any]) -> dict[str, Any] | None | Block:
+        j: int = call["index"]
+        tool = self._tools.get((i, j))
+        key = f"choice/{i}/tool/{j}"
+        fn = call.get("function") if isinstance(call.get("function"), dict) else {}
+        assert isinstance(fn, dict)
+        if tool is None:
+            tool = self._tools[(i, j)] = _Tool()
+        if call.get("id"):
+            tool.id = call["id"]
+        if call.get("type"):
+            tool.type = call["type"]
+        if isinstance(fn.get("name"), str):
+            tool.name += fn["name"]
+        if self.book.get(key) is None and key not in self.book.closed:
+            self.book.start(
+                Channel(key, ChannelKind.TOOL_INPUT, tool.name, tool.id, tool.type)
+            )
+        args = fn.get("arguments")
+        if not isinstance(args, str) or not args or self.book.get(key) is None:
+            return None
+        out, flow = self.book.feed(key, args)
+        if flow is not None:
+            if flow.flow is Flow.BLOCK:
+                return Block(flow)
+            tool.denied = True
+            return None
+        return self._announce(j, tool, out.text) if out.text else None
+
+    def _announce(self, j: int, tool: _Tool, args: str) -> dict[str, Any]:
+        if tool.announced:
+            return {"index": j, "function": {"arguments": args}}
+        tool.announced = True
+        return {
+            "index": j,
+            "id": tool.id,
+            "type": tool.type,
+            "function": {"name": tool.name, "arguments": args},
+        }
+
+    def _end_key(self, key: str, choice: dict[str, Any]) -> Block | None:
+        out, flow = self.book.end(key)
+        parts = key.split("/")
+        delta = choice.setdefault("delta", {})
+        if flow is not None and flow.flow is Flow.BLOCK:
+            return Block(flow)
+        if parts[2] == "tool":
+            tool = self._tools[(int(parts[1]), int(parts[3]))]
+            if flow is not None or tool.denied:
+                tool.denied = True
+                note = denial_text(flow) if flow is not None else "[Warden] tool call denied"
+                delta["content"] = (delta.get("content") or "") + note
+                return None
+            if out.text or not tool.announced:
+                delta.setdefault("tool_calls", []).append(
+                    self._announce(int(parts[3]), tool, out.text)
+                )
+            return None
+        if flow is not None:
+            delta[parts[2]] = (delta.get(parts[2]) or "") + out.text + "\n" + denial_text(flow)
+            return None
+        if out.text:
+            delta[parts[2]] = (delta.get(parts[2]) or "") + out.text
+        return None
+
+    def _deny_or_block(
+        self, decision: Decision, choice: dict[str, Any], key: str
+    ) -> tuple[bool, bool] | Block:
+        if decision.flow is Flow.BLOCK:
+            return Block(decision)
+        # Holding text mid-choice in Chat Completions ends the choice with the
+        # explanation (review holds are served by the Anthropic adapter and
+        # the approvals capability).
+        delta = choice.setdefault("delta", {})
+        field = key.split("/")[2]
+        delta[field] = denial_text(decision)
+        choice["finish_reason"] = "stop"
+        self.done = True
+        return True, True
+
+
+def transform_chat_body(body: Any, exchange: Exchange, pipeline: Pipeline) -> list[Block] | None:
+    if not isinstance(body, dict) or not isinstance(body.get("choices"), list):
+        return None
+    book = ChannelBook(exchange, pipeline)
+    for choice in body["choices"]:
+        if not isinstance(choice, dict):
+            continue
+        i = choice.get("index", 0)
+        message = choice.get("message")
+        if not isinstance(message, dict):
+            continue
+        for field, kind in (("content", ChannelKind.TEXT), ("refusal", ChannelKind.REFUSAL)):
+            if isinstance(message.get(field), str):
+                key = f"choice/{i}/{field}"
+                book.start(Channel(key, kind))
+                first, flow1 = book.feed(key, message[field])
+                last, flow2 = book.end(key)
+                flow = flow1 or flow2
+                if flow is not None and flow.flow is Flow.BLOCK:
+                    return [Block(flow)]
+                message[field] = denial_text(flow) if flow else first.text + last.text
+        calls = message.get("tool_calls")
+        if isinstance(calls, list):
+            kept = []
+            notes = []
+            for j, call in enumerate(calls):
+                fn = call.get("function") if isinstance(call, dict) else None
+                if not isinstance(fn, dict) or not isinstance(fn.get("arguments"), str):
+                    kept.append(call)
+                    continue
+                key = f"choice/{i}/tool/{j}"
+                book.start(
+                    Channel(key, ChannelKind.TOOL_INPUT, fn.get("name"), call.get("id"), "function")
+                )
+                first, flow1 = book.feed(key, fn["arguments"])
+                last, flow2 = book.end(key)
+                flow = flow1 or flow2
+                if flow is not None and flow.flow is Flow.BLOCK:
+                    return [Block(flow)]
+                if flow is not None:
+                    notes.append(denial_text(flow))
+                    continue
+                fn["arguments"] = first.text + last.text
+                kept.append(call)
+            if notes:
+                message["content"] = "\n".join(filter(None, [message.get("content"), *notes]))
+                if kept:
+                    message["tool_calls"] = kept
+                else:
+                    message.pop("tool_calls", None)
+                    if choice.get("finish_reason") == "tool_calls":
+                        choice["finish_reason"] = "stop"
+    return None

@@ -1,0 +1,448 @@
+"""The OpenAI Responses API (what Codex speaks).
+
+Channels: ``output/<i>/content/<j>`` for output text and refusals,
+``output/<i>/summary/<j>`` and ``output/<i>/reasoning/<j>`` for reasoning
+text, ``output/<i>`` for a function call's arguments. ``*.done`` events and
+the final ``response.completed`` carry whole texts again; they are rewritten
+to what the channel actually released, so the agent's accumulated text and
+the final object agree. Once the gateway adds or drops an event, later
+``sequence_number`` values are renumbered so they stay consecutive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from warden.pipeline.chain import Pipeline
+from warden.pipeline.types import Channel, ChannelKind, Decision, Exchange, Flow, SlotKind, TextSlot
+from warden.protocols.base import Block, ChannelBook, Item, denial_text, dumps, loads_event
+from warden.protocols.sse import SSEEvent, encode_event
+
+# delta event -> (done event, text field on the done event, channel kind, key part)
+_TEXT_EVENTS = {
+    "response.output_text.delta": ("response.output_text.done", "text", ChannelKind.TEXT, "content"),
+    "response.refusal.delta": ("response.refusal.done", "refusal", ChannelKind.REFUSAL, "content"),
+    "response.reasoning_summary_text.delta": (
+        "response.reasoning_summary_text.done",
+        "text",
+        ChannelKind.THINKING,
+        "summary",
+    ),
+    "response.reasoning_text.delta": (
+        "response.reasoning_text.done",
+        "text",
+        ChannelKind.THINKING,
+        "reasoning",
+    ),
+}
+_DONE = {done: (delta, field, part) for delta, (done, field, _, part) in _TEXT_EVENTS.items()}
+_FINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
+
+
+def iter_responses_slots(body: Any) -> Iterator[TextSlot]:
+    if not isinstance(body, dict):
+        return
+    if isinstance(body.get("instructions"), str):
+        yield TextSlot(("instructions",), SlotKind.SYSTEM, body["instructions"], "system")
+    items = body.get("input")
+    if isinstance(items, str):
+        yield TextSlot(("input",), SlotKind.USER, items, "user")
+        return
+    if not isinstance(items, list):
+        return
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            continue
+        itype = item.get("type", "message")
+        role = item.get("role")
+        if itype == "message":
+            kind = {
+                "system": SlotKind.SYSTEM,
+                "developer": SlotKind.SYSTEM,
+                "user": SlotKind.USER,
+                "assistant": SlotKind.ASSISTANT,
+            }.get(str(role), SlotKind.OTHER)
+            content = item.get("content")
+            if isinstance(content, str):
+                yield TextSlot(("input", i, "content"), kind, content, role)
+            elif isinstance(content, list):
+                for j, part in enumerate(content):
+                    if isinstance(part, dict) and isinstance(part.get("text"), str):
+                        yield TextSlot(("input", i, "content", j, "text"), kind, part["text"], role)
+        elif itype in ("function_call", "custom_tool_call") and isinstance(
+            item.get("arguments", item.get("input")), str
+        ):
+            field = "arguments" if "arguments" in item else "input"
+            yield TextSlot(("input", i, field), SlotKind.TOOL_INPUT, item[field], "assistant")
+        elif itype in ("function_call_output", "custom_tool_call_output", "local_shell_call_output"):
+            output = item.get("output")
+            if isinstance(output, str):
+                yield TextSlot(("input", i, "output"), SlotKind.TOOL_RESULT, output, "tool")
+            elif isinstance(output, list):
+                for j, part in enumerate(output):
+                    if isinstance(part, dict) and isinstance(part.get("text"), str):
+                        yield TextSlot(
+                            ("input", i, "output", j, "text"), SlotKind.TOOL_RESULT, part["text"]
+                        )
+        elif itype == "reasoning":
+            for j, part in enumerate(item.get("summary") or []):
+                if isinstance(part, dict) and isinstance(part.get("text"), str):
+                    yield TextSlot(("input", i, "summary", j, "text"), SlotKind.THINKING, part["text"])
+
+
+class ResponsesStream:
+    """Sans-IO transformer of one Responses API event stream."""
+
+    def __init__(self, exchange: Exchange, pipeline: Pipeline) -> None:
+        self.book = ChannelBook(exchange, pipeline)
+        self._held_added: dict[int, dict[str, Any]] = {}
+        self._denied: dict[int, Decision] = {}
+        self._seq = 0
+        self._renumber = False
+        self.done = False
+
+    # -- plumbing ---------------------------------------------------------
+    def _emit(self, data: dict[str, Any], raw: bytes | None = None) -> bytes:
+        changed = raw is None
+        if "sequence_number" in data:
+            if data["sequence_number"] != self._seq:
+                data["sequence_number"] = self._seq
+                changed = True
+            self._seq += 1
+        if not changed and raw is not None:
+            return raw
+        return encode_event(dumps(data), event=data.get("type"))
+
+    def _drop(self) -> None:
+        self._renumber = True
+
+    def feed(self, event: SSEEvent) -> list[Item]:
+        if self.done:
+            return []
+        if not event.has_data:
+            return [event.raw]
+        data = loads_event(event.data)
+        if not isinstance(data, dict):
+            return [event.raw]
+        if isinstance(data.get("sequence_number"), int) and not self._renumber:
+            self._seq = data["sequence_number"]
+        kind = data.get("type")
+        if kind in _TEXT_EVENTS:
+            return self._text_delta(data, event.raw)
+        if kind in _DONE:
+            return self._text_done(data)
+        if kind == "response.output_item.added":
+            return self._item_added(data, event.raw)
+        if kind == "response.function_call_arguments.delta":
+            return self._args_delta(data)
+        if kind == "response.function_call_arguments.done":
+            return self._args_done(data)
+        if kind == "response.content_part.done":
+            return [self._part_done(data)]
+        if kind == "response.output_item.done":
+            return [self._item_done(data)]
+        if kind in _FINAL:
+            return [self._final(data)]
+        return [self._emit(data, event.raw)]
+
+    def finish(self) -> list[Item]:
+        out: list[Item] = []
+        for key in list(self.book.open):
+            result, flow = self.book.end(key)
+            if flow is not None and flow.flow is Flow.BLOCK:
+                return [Block(flow)]
+        return out
+
+    # -- text ---------------------------------------------------------------
+    def _text_key(self, data: dict[str, Any], part: str) -> str:
+        index = data.get("summary_index", data.get("content_index", 0))
+        return f"output/{data.get('output_index', 0)}/{part}/{index}"
+
+    def _text_delta(self, data: dict[str, Any], raw: bytes) -> list[Item]:
+        _, _, kind, part = _TEXT_EVENTS[data["type"]]
+        key = self._text_key(data, part)
+        if self.book.get(key) is None:
+            self.book.start(Channel(key, kind))
+        text = data.get("delta")
+        if not isinstance(text, str):
+            return [self._emit(data, raw)]
+        out, flow = self.book.feed(key, text)
+        if flow is not None:
+            return self._text_flow(flow)
+        if not out.text:
+            self._drop()
+            return []
+        if out.text == text:
+            return [self._emit(data, raw)]
+        data["delta"] = out.text
+        return [self._emit(data)]
+
+    def _text_done(self, data: dict[str, Any]) -> list[Item]:
+        delta_type, field, part = _DONE[data["type"]]
+        key = self._text_key(data, part)
+        items: list[Item] = []
+        if self.book.get(key) is not None:
+            out, flow = self.book.end(key)
+            if flow is not None:
+                return self._text_flow(flow)
+            if out.text:
+                flush = {k: data[k] for k in ("item_id", "output_index", "content_index") if k in data}
+                if "summary_index" in data:
+                    flush["summary_index"] = data["summary_index"]
+                items.append(
+                    self._emit({"type": delta_type, **flush, "delta": out.text, "sequence_number": 0})
+                )
+                self._renumber = True
+        emitted = self.book.emitted(key)
+        if emitted is not None:
+            data[field] = emitted
+        items.append(self._emit(data))
+        return items
+
+    def _text_flow(self, decision: Decision) -> list[Item]:
+        self.done = True
+        if decision.flow is Flow.BLOCK:
+            return [Block(decision)]
+        # Denied or held text in a Responses stream: the stream ends with an
+        # error event that names the rule (the agent shows it).
+        return [Block(decision)]
+
+    def _part_done(self, data: dict[str, Any]) -> bytes:
+        part = data.get("part")
+        if isinstance(part, dict):
+            key = f"output/{data.get('output_index', 0)}/content/{data.get('content_index', 0)}"
+            emitted = self.book.emitted(key)
+            field = "refusal" if part.get("type") == "refusal" else "text"
+            if emitted is not None and field in part:
+                part[field] = emitted
+        return self._emit(data)
+
+    # -- function calls -----------------------------------------------------
+    def _item_added(self, data: dict[str, Any], raw: bytes) -> list[Item]:
+        item = data.get("item")
+        index = data.get("output_index")
+        if (
+            isinstance(item, dict)
+            and isinstance(index, int)
+            and item.get("type") in ("function_call", "custom_tool_call")
+        ):
+            self.book.start(
+                Channel(
+                    f"output/{index}",
+                    ChannelKind.TOOL_INPUT,
+                    item.get("name"),
+                    item.get("call_id"),
+                    item.get("type"),
+                )
+            )
+            self._held_added[index] = data
+            self._drop()
+            return []
+        return [self._emit(data, raw)]
+
+    def _args_delta(self, data: dict[str, Any]) -> list[Item]:
+        index = data.get("output_index")
+        key = f"output/{index}"
+        text = data.get("delta")
+        if self.book.get(key) is None or not isinstance(text, str) or not isinstance(index, int):
+            return [self._emit(data)]
+        out, flow = self.book.feed(key, text)
+        if flow is not None:
+            if flow.flow is Flow.BLOCK:
+                self.done = True
+                return [Block(flow)]
+            self._denied[index] = flow
+        items: list[Item] = []
+        if out.text and index not in self._denied:
+            items.extend(self._release_added(index))
+            data["delta"] = out.text
+            items.append(self._emit(data))
+        else:
+            self._drop()
+        return items
+
+    def _release_added(self, index: int) -> list[Item]:
+        added = self._held_added.pop(index, None)
+        return [] if added is None else [self._emit(added)]
+
+    def _args_done(self, data: dict[str, Any]) -> list[Item]:
+        index = data.get("output_index")
+        key = f"output/{index}"
+        if self.book.get(key) is None or not isinstance(index, int):
+            return [self._emit(data)]
+        out, flow = self.book.end(key)
+        if flow is not None:
+            if flow.flow is Flow.BLOCK:
+                self.done = True
+                return [Block(flow)]
+            self._denied[index] = flow
+        if index in self._denied:
+            return self._replace_with_message(index, data.get("item_id"), self._denied[index])
+        items = self._release_added(index)
+        if out.text:
+            items.append(
+                self._emit(
+                    {
+                        "type": "response.function_call_arguments.delta",
+                        "item_id": data.get("item_id"),
+                        "output_index": index,
+                        "delta": out.text,
+                        "sequence_number": 0,
+                    }
+                )
+            )
+            self._renumber = True
+        data["arguments"] = self.book.emitted(key) or ""
+        items.append(self._emit(data))
+        return items
+
+    def _replace_with_message(self, index: int, item_id: Any, decision: Decision) -> list[Item]:
+        """A denied function call becomes an assistant message saying why."""
+        self._held_added.pop(index, None)
+        note = denial_text(decision)
+        msg_id = f"msg_warden_{item_id or index}"
+        message = {
+            "type": "message",
+            "id": msg_id,
+            "status": "in_progress",
+            "role": "assistant",
+            "content": [],
+        }
+        part = {"type": "output_text", "text": "", "annotations": []}
+        done_part = {**part, "text": note}
+        events: list[dict[str, Any]] = [
+            {"type": "response.output_item.added", "output_index": index, "item": message},
+            {
+                "type": "response.content_part.added",
+                "item_id": msg_id,
+                "output_index": index,
+                "content_index": 0,
+                "part": part,
+            },
+            {
+                "type": "response.output_text.delta",
+                "item_id": msg_id,
+                "output_index": index,
+                "content_index": 0,
+                "delta": note,
+            },
+            {
+                "type": "response.output_text.done",
+                "item_id": msg_id,
+                "output_index": index,
+                "content_index": 0,
+                "text": note,
+            },
+            {
+                "type": "response.content_part.done",
+                "item_id": msg_id,
+                "output_index": index,
+                "content_index": 0,
+                "part": done_part,
+            },
+        ]
+        self._renumber = True
+        return [self._emit({**e, "sequence_number": 0}) for e in events]
+
+    def _message_item(self, index: int, item_id: Any) -> dict[str, Any]:
+        note = denial_text(self._denied[index])
+        return {
+            "type": "message",
+            "id": f"msg_warden_{item_id or index}",
+            "status": "completed",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": note, "annotations": []}],
+        }
+
+    def _fix_item(self, index: int, item: dict[str, Any]) -> dict[str, Any]:
+        if index in self._denied:
+            return self._message_item(index, item.get("id"))
+        if item.get("type") in ("function_call", "custom_tool_call"):
+            emitted = self.book.emitted(f"output/{index}")
+            field = "arguments" if item.get("type") == "function_call" else "input"
+            if emitted is not None:
+                item[field] = emitted
+        for j, part in enumerate(item.get("content") or []):
+            if isinstance(part, dict):
+                emitted = self.book.emitted(f"output/{index}/content/{j}")
+                field = "refusal" if part.get("type") == "refusal" else "text"
+                if emitted is not None and field in part:
+                    part[field] = emitted
+        for part_name, key_part in (("summary", "summary"), ("content", "reasoning")):
+            if item.get("type") != "reasoning":
+                break
+            for j, part in enumerate(item.get(part_name) or []):
+                emitted = self.book.emitted(f"output/{index}/{key_part}/{j}")
+                if isinstance(part, dict) and emitted is not None:
+                    part["text"] = emitted
+        return item
+
+    def _item_done(self, data: dict[str, Any]) -> bytes:
+        item = data.get("item")
+        index = data.get("output_index")
+        if isinstance(item, dict) and isinstance(index, int):
+            data["item"] = self._fix_item(index, item)
+        return self._emit(data)
+
+    def _final(self, data: dict[str, Any]) -> bytes:
+        response = data.get("response")
+        if isinstance(response, dict) and isinstance(response.get("output"), list):
+            response["output"] = [
+                self._fix_item(i, item) if isinstance(item, dict) else item
+                for i, item in enumerate(response["output"])
+            ]
+        return self._emit(data)
+
+
+def transform_responses_body(
+    body: Any, exchange: Exchange, pipeline: Pipeline
+) -> list[Block] | None:
+    if not isinstance(body, dict) or not isinstance(body.get("output"), list):
+        return None
+    stream = ResponsesStream(exchange, pipeline)
+    book = stream.book
+    for index, item in enumerate(body["output"]):
+        if not isinstance(item, dict):
+            continue
+        itype = item.get("type")
+        if itype in ("function_call", "custom_tool_call"):
+            field = "arguments" if itype == "function_call" else "input"
+            key = f"output/{index}"
+            book.start(
+                Channel(key, ChannelKind.TOOL_INPUT, item.get("name"), item.get("call_id"), itype)
+            )
+            _, flow1 = book.feed(key, str(item.get(field, "")))
+            _, flow2 = book.end(key)
+            flow = flow1 or flow2
+            if flow is not None and flow.flow is Flow.BLOCK:
+                return [Block(flow)]
+            if flow is not None:
+                stream._denied[index] = flow
+        parts = [("content", "content", ChannelKind.TEXT)]
+        if itype == "reasoning":
+            parts = [("summary", "summary", ChannelKind.THINKING), ("content", "reasoning", ChannelKind.THINKING)]
+        for part_name, key_part, kind in parts:
+            for j, part in enumerate(item.get(part_name) or []):
+                if not isinstance(part, dict):
+                    continue
+                field = "refusal" if part.get("type") == "refusal" else "text"
+                if not isinstance(part.get(field), str):
+                    continue
+                key = f"output/{index}/{key_part}/{j}"
+                book.start(Channel(key, kind))
+                _, flow1 = book.feed(key, part[field])
+                _, flow2 = book.end(key)
+                flow = flow1 or flow2
+                if flow is not None:
+                    return [Block(flow)] if flow.flow is Flow.BLOCK else [Block(flow)]
+        body["output"][index] = stream._fix_item(index, item)
+    if isinstance(body.get("output_text"), str):
+        body["output_text"] = "".join(
+            part.get("text", "")
+            for item in body["output"]
+            if isinstance(item, dict) and item.get("type") == "message"
+            for part in item.get("content") or []
+            if isinstance(part, dict) and part.get("type") == "output_text"
+        )
+    return None

@@ -1,0 +1,147 @@
+"""The aiohttp application: routes, shared state, reload.
+
+Routes: ``/healthz`` (the process is up), ``/readyz`` (config loaded and
+not shutting down), ``/metrics``, and every connection under
+``/<connection-name>/``. The reserved names below can't be connections.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from warden.approvals.none import NoApprovals
+from warden.config.loader import ConfigError, load_config
+from warden.config.model import Config
+from warden.pipeline.record import NullRecorder, Recorder
+from warden.server.handler import proxy
+from warden.server.keys import APPROVALS, RECORDER, STATE
+from warden.server.logs import log_fields
+from warden.server.metrics import Metrics
+from warden.server.runtime import InspectorFactory, Runtime, build_runtime
+
+log = logging.getLogger("warden.server")
+
+RESERVED = frozenset({"healthz", "readyz", "metrics", "admin", "auth", ".well-known", "favicon.ico"})
+
+
+@dataclass(slots=True)
+class AppState:
+    config: Config
+    factories: Sequence[InspectorFactory]
+    session: aiohttp.ClientSession = field(init=False)
+    runtime: Runtime = field(init=False)
+    metrics: Metrics = field(default_factory=Metrics)
+    ready: bool = False
+    draining: bool = False
+    on_reload: list[Any] = field(default_factory=list)
+
+    def reload(self, path: Path | None = None) -> bool:
+        """Load the config again and swap atomically; keep the old on error."""
+        source = path or self.config.source
+        if source is None:
+            return False
+        try:
+            config = load_config(source)
+            _check_reserved(config)
+            runtime = build_runtime(
+                config, self.session, self.factories, generation=self.runtime.generation + 1
+            )
+        except ConfigError as exc:
+            log_fields(
+                log,
+                logging.ERROR,
+                "config reload refused; the running config stays",
+                file=str(source),
+                problems=[p.render(str(source)) for p in exc.problems],
+            )
+            return False
+        except Exception as exc:
+            log_fields(
+                log,
+                logging.ERROR,
+                "config reload refused; the running config stays",
+                file=str(source),
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            return False
+        self.config = config
+        self.runtime = runtime
+        log_fields(log, logging.INFO, "config reloaded", generation=runtime.generation)
+        for callback in self.on_reload:
+            callback(runtime)
+        return True
+
+
+def _check_reserved(config: Config) -> None:
+    clash = sorted(RESERVED & set(config.connections))
+    if clash:
+        from warden.config.loader import ConfigProblem
+
+        raise ConfigError(
+            str(config.source or "<config>"),
+            [
+                ConfigProblem(f"connections.{name}", None, None, "this name is reserved")
+                for name in clash
+            ],
+        )
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    if state.ready and not state.draining:
+        return web.json_response({"status": "ready", "generation": state.runtime.generation})
+    return web.json_response({"status": "draining" if state.draining else "starting"}, status=503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(text=request.app[STATE].metrics.render(), content_type="text/plain")
+
+
+def create_app(
+    config: Config,
+    *,
+    factories: Sequence[InspectorFactory] = (),
+    recorder: Recorder | None = None,
+    approvals: Any = None,
+) -> web.Application:
+    _check_reserved(config)
+    app = web.Application(client_max_size=config.limits.max_body_bytes)
+    state = AppState(config, tuple(factories))
+    app[STATE] = state
+    app[RECORDER] = recorder or NullRecorder()
+    app[APPROVALS] = approvals or NoApprovals()
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_route("*", "/{connection}/{tail:.*}", proxy)
+    app.router.add_route("*", "/{connection}", proxy)
+
+    async def startup(app: web.Application) -> None:
+        connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=60)
+        state.session = aiohttp.ClientSession(
+            connector=connector, auto_decompress=True, trust_env=False, skip_auto_headers=()
+        )
+        state.runtime = build_runtime(config, state.session, state.factories)
+        state.ready = True
+
+    async def shutdown(app: web.Application) -> None:
+        state.draining = True
+
+    async def cleanup(app: web.Application) -> None:
+        await state.session.close()
+
+    app.on_startup.append(startup)
+    app.on_shutdown.append(shutdown)
+    app.on_cleanup.append(cleanup)
+    return app

@@ -1,0 +1,355 @@
+"""The proxy handler: one exchange from the agent to the upstream and back.
+
+identify → authorize → read and decode the request → request inspectors →
+broker → upstream → decode the response → channel inspectors → encode →
+agent, with the recorder tapping each step. Anything that fails on the way
+ends the exchange with an error in the client's own format; raw data never
+passes because something broke.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from warden.access.authorize import allowed
+from warden.access.static import presented_credential
+from warden.errors import ErrorKind, Flavor, GatewayError, error_body
+from warden.pipeline.record import Recorder, RecordKind
+from warden.pipeline.request import JsonRequestView
+from warden.pipeline.types import Decision, Direction, Exchange, Flow, Identity
+from warden.protocols.registry import Operation, resolve
+from warden.server.keys import RECORDER, RUNTIME, STATE
+from warden.server.logs import log_fields
+from warden.server.relay import StreamRelay, relay_json, relay_raw
+from warden.server.runtime import Connection, Runtime
+from warden.upstream.broker import CredentialUnavailable, response_headers
+
+log = logging.getLogger("warden.exchange")
+
+_SESSION_HEADERS = ("x-warden-session", "x-claude-code-session-id")
+
+
+@dataclass(slots=True)
+class Context:
+    """What one exchange carries from step to step (never stored on self)."""
+
+    request: web.Request
+    runtime: Runtime
+    connection: Connection
+    exchange: Exchange
+    recorder: Recorder
+    started: float
+    status: int = 0
+    outcome: str = "ok"
+
+
+def error_response(error: GatewayError, flavor: Flavor) -> web.Response:
+    headers = {"x-should-retry": "false"} if error.status < 500 else {}
+    return web.Response(
+        status=error.status,
+        body=error_body(error, flavor),
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def guess_flavor(request: web.Request) -> Flavor:
+    headers = request.headers
+    if "x-api-key" in headers or "anthropic-version" in headers:
+        return Flavor.ANTHROPIC
+    return Flavor.OPENAI
+
+
+def _credential_hint(connection: Connection) -> str:
+    header = {
+        Flavor.ANTHROPIC: "x-api-key (ANTHROPIC_API_KEY) or Authorization: Bearer",
+        Flavor.OPENAI: "Authorization: Bearer (OPENAI_API_KEY)",
+    }[connection.flavor]
+    return (
+        f"Warden needs a gateway credential for connection {connection.name!r}: send your "
+        f"Warden token as {header}. Get one with `warden token`, or ask your Warden admin "
+        "for a service token. Provider API keys are held by the gateway, not by agents."
+    )
+
+
+async def proxy(request: web.Request) -> web.StreamResponse:
+    runtime: Runtime = request.app[STATE].runtime
+    name = request.match_info["connection"]
+    connection = runtime.connections.get(name)
+    if connection is None:
+        served = ", ".join(sorted(runtime.connections)) or "none"
+        return error_response(
+            GatewayError(
+                ErrorKind.NOT_FOUND,
+                f"no connection named {name!r} on this gateway (it serves: {served})",
+            ),
+            guess_flavor(request),
+        )
+    credential = presented_credential(request.headers)
+    identity = runtime.tokens.identify(credential) if credential else None
+    if identity is None:
+        return error_response(
+            GatewayError(ErrorKind.AUTHENTICATION, _credential_hint(connection)),
+            connection.flavor,
+        )
+    if not allowed(connection.config.access, identity):
+        return error_response(
+            GatewayError(
+                ErrorKind.PERMISSION,
+                f"{identity.subject} may not use connection {name!r}",
+            ),
+            connection.flavor,
+        )
+    exchange = Exchange(
+        id="ex_" + secrets.token_hex(8),
+        session_id="",
+        connection=name,
+        connection_type=connection.config.type.value,
+        identity=identity,
+        client_address=request.remote,
+        user_agent=request.headers.get("user-agent"),
+    )
+    exchange.session_id = _session_id(request, exchange.id)
+    recorder: Recorder = request.app[RECORDER]
+    ctx = Context(request, runtime, connection, exchange, recorder, time.perf_counter())
+    try:
+        return await _exchange(ctx)
+    except asyncio.CancelledError:
+        ctx.outcome = "cancelled"
+        raise
+    finally:
+        await _finish(ctx)
+
+
+def _session_id(request: web.Request, fallback: str) -> str:
+    for header in _SESSION_HEADERS:
+        value = request.headers.get(header)
+        if value and len(value) <= 200:
+            return value
+    return fallback
+
+
+async def _exchange(ctx: Context) -> web.StreamResponse:
+    request = ctx.request
+    connection = ctx.connection
+    limits = ctx.runtime.config.limits
+    tail = request.match_info.get("tail", "")
+    operation = resolve(connection.config.type, request.method, tail)
+    ctx.exchange.operation = operation.name if operation else ""
+
+    body = await _read_body(request, limits.max_body_bytes)
+    if isinstance(body, GatewayError):
+        return _fail(ctx, body)
+
+    parsed: Any = None
+    if operation is not None and body:
+        try:
+            parsed = json.loads(body)
+        except ValueError as exc:
+            return _fail(
+                ctx,
+                GatewayError(ErrorKind.INVALID_REQUEST, f"the request body is not valid JSON: {exc}"),
+            )
+        ctx.exchange.streaming = isinstance(parsed, dict) and parsed.get("stream") is True
+
+    policy_name, pipeline = ctx.runtime.pipeline_for(connection.name, ctx.exchange.identity)
+    if operation is not None and parsed is not None:
+        view = JsonRequestView(parsed, operation.name, operation.walker)
+        try:
+            decisions = pipeline.inspect_request(ctx.exchange, view)
+        except Exception:
+            log.exception("request inspection failed", extra={"fields": _ids(ctx)})
+            return _fail(ctx, _inspection_failed(ctx))
+        await _record_decisions(ctx, decisions, Direction.REQUEST)
+        blocked = next((d for d in decisions if d.flow is Flow.BLOCK), None)
+        if blocked is not None:
+            ctx.outcome = "blocked"
+            return _fail(ctx, _blocked_error(blocked), outcome="blocked")
+        if view.dirty:
+            body = json.dumps(parsed, separators=(",", ":"), ensure_ascii=False).encode()
+        await ctx.recorder.record(
+            ctx.exchange,
+            RecordKind.REQUEST,
+            {
+                "method": request.method,
+                "path": tail,
+                "operation": operation.name,
+                "policy": policy_name,
+                "body": parsed,
+            },
+        )
+    else:
+        await ctx.recorder.record(
+            ctx.exchange,
+            RecordKind.REQUEST,
+            {"method": request.method, "path": tail, "policy": policy_name, "bytes": len(body)},
+        )
+    return await _forward(ctx, operation, body, pipeline)
+
+
+async def _forward(
+    ctx: Context, operation: Operation | None, body: bytes, pipeline: Any
+) -> web.StreamResponse:
+    request = ctx.request
+    connection = ctx.connection
+    broker = connection.broker
+    try:
+        headers = await broker.headers(request.headers)
+    except CredentialUnavailable as exc:
+        log_fields(log, logging.ERROR, "upstream credential unavailable", reason=str(exc), **_ids(ctx))
+        return _fail(
+            ctx,
+            GatewayError(
+                ErrorKind.UNAVAILABLE,
+                f"the gateway could not obtain the upstream credential for {connection.name!r}; "
+                "an administrator must check its configuration",
+            ),
+        )
+    url = broker.url(request.match_info.get("tail", ""), request.query_string)
+    timeouts = connection.config.timeouts
+    timeout = aiohttp.ClientTimeout(
+        total=None, sock_connect=timeouts.connect, sock_read=timeouts.read
+    )
+    session: aiohttp.ClientSession = request.app[STATE].session
+    try:
+        async with session.request(
+            request.method,
+            url,
+            headers=headers,
+            data=body if body else None,
+            timeout=timeout,
+            allow_redirects=False,
+        ) as upstream:
+            ctx.status = upstream.status
+            out_headers = response_headers(upstream.headers)
+            await ctx.recorder.record(
+                ctx.exchange,
+                RecordKind.RESPONSE_START,
+                {"status": upstream.status, "content_type": upstream.content_type},
+            )
+            if upstream.status >= 400 or operation is None:
+                if upstream.status >= 400:
+                    ctx.outcome = "upstream_error"
+                return await relay_raw(ctx, upstream, out_headers)
+            if upstream.content_type == "text/event-stream" and operation.stream is not None:
+                relay = StreamRelay(ctx, operation, pipeline, out_headers)
+                return await relay.run(upstream)
+            if operation.body is not None and upstream.content_type.endswith("json"):
+                return await relay_json(ctx, operation, pipeline, upstream, out_headers)
+            return await relay_raw(ctx, upstream, out_headers)
+    except TimeoutError:
+        return _fail(
+            ctx,
+            GatewayError(ErrorKind.TIMEOUT, f"the upstream of {connection.name!r} timed out"),
+            outcome="upstream_timeout",
+        )
+    except aiohttp.ClientError as exc:
+        log_fields(log, logging.WARNING, "upstream failed", error=type(exc).__name__, **_ids(ctx))
+        return _fail(
+            ctx,
+            GatewayError(
+                ErrorKind.UPSTREAM,
+                f"the upstream of {connection.name!r} is unreachable or failed "
+                f"({type(exc).__name__})",
+            ),
+            outcome="upstream_error",
+        )
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes | GatewayError:
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        return GatewayError(
+            ErrorKind.TOO_LARGE, f"the request body is {declared} bytes; the limit is {limit}"
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            return GatewayError(ErrorKind.TOO_LARGE, f"the request body exceeds {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _ids(ctx: Context) -> dict[str, Any]:
+    return {
+        "exchange": ctx.exchange.id,
+        "session": ctx.exchange.session_id,
+        "connection": ctx.connection.name,
+        "subject": ctx.exchange.identity.subject,
+    }
+
+
+def _inspection_failed(ctx: Context) -> GatewayError:
+    return GatewayError(
+        ErrorKind.INTERNAL,
+        f"Warden stopped this exchange because an inspector failed (exchange {ctx.exchange.id}); "
+        "nothing was forwarded",
+    )
+
+
+def _blocked_error(decision: Decision) -> GatewayError:
+    reason = decision.reason or "the request matched a blocking rule"
+    return GatewayError(
+        ErrorKind.BLOCKED,
+        f"Warden blocked this request: {reason} (rule: {decision.rule})",
+        rule=decision.rule,
+    )
+
+
+def _fail(ctx: Context, error: GatewayError, outcome: str = "error") -> web.Response:
+    ctx.status = error.status
+    if ctx.outcome == "ok":
+        ctx.outcome = outcome
+    return error_response(error, ctx.connection.flavor)
+
+
+async def _record_decisions(ctx: Context, decisions: list[Decision], direction: Direction) -> None:
+    for decision in decisions:
+        await ctx.recorder.record(
+            ctx.exchange,
+            RecordKind.DECISION,
+            {**decision.as_record(), "direction": direction.value},
+        )
+
+
+async def _finish(ctx: Context) -> None:
+    ms = round((time.perf_counter() - ctx.started) * 1000, 2)
+    exchange = ctx.exchange
+    fields = {
+        **_ids(ctx),
+        "method": ctx.request.method,
+        "path": ctx.request.match_info.get("tail", ""),
+        "operation": exchange.operation,
+        "stream": exchange.streaming,
+        "status": ctx.status,
+        "outcome": ctx.outcome,
+        "ms": ms,
+        "decisions": len(exchange.decisions),
+    }
+    if "held_max" in exchange.state:
+        fields["held_max"] = exchange.state["held_max"]
+    log_fields(log, logging.INFO, "exchange", **fields)
+    state = ctx.request.app[STATE]
+    state.metrics.observe(ctx.connection.name, ctx.status, ctx.outcome, exchange)
+    try:
+        await ctx.recorder.record(
+            exchange, RecordKind.END, {"outcome": ctx.outcome, "status": ctx.status, "ms": ms}
+        )
+        await ctx.recorder.settle(exchange)
+    except Exception:
+        log.exception("recording the end of an exchange failed", extra={"fields": _ids(ctx)})
+
+
+__all__ = ["Context", "Identity", "error_response", "guess_flavor", "proxy"]
+_ = RUNTIME

@@ -1,0 +1,17 @@
+"""Typed keys for what the aiohttp application carries."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from warden.pipeline.record import Recorder
+
+if TYPE_CHECKING:
+    from warden.server.app import AppState
+
+STATE: web.AppKey[AppState] = web.AppKey("warden_state")
+RECORDER: web.AppKey[Recorder] = web.AppKey("warden_recorder")
+APPROVALS: web.AppKey[Any] = web.AppKey("warden_approvals")
+RUNTIME = STATE

@@ -1,0 +1,272 @@
+"""Carrying the upstream's answer back to the agent.
+
+Three shapes: an SSE stream run event by event through the protocol's
+stream adapter; a JSON body run through its body transform; anything else
+streamed through untouched. Back-pressure is natural: the next upstream
+chunk is read only after the previous write to the agent has drained.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+
+from warden.errors import ErrorKind, Flavor, GatewayError, error_body, stream_error_event
+from warden.pipeline.chain import Pipeline
+from warden.pipeline.record import RecordKind
+from warden.protocols.base import Block, Hold, Item
+from warden.protocols.registry import Operation
+from warden.protocols.sse import NEED_DATA, SSE_CLOSED, RemoteProtocolError, SSEDecoder
+from warden.server.keys import APPROVALS
+
+if TYPE_CHECKING:
+    from warden.server.handler import Context
+
+log = logging.getLogger("warden.exchange")
+
+MAX_JSON_RESPONSE = 64 * 1024 * 1024
+KEEPALIVE_SECONDS = 10.0
+_ANTHROPIC_PING = b'event: ping\ndata: {"type":"ping"}\n\n'
+_SSE_COMMENT = b": warden holding for review\n\n"
+
+
+def _blocked(decision: Any) -> GatewayError:
+    reason = decision.reason or "the response matched a blocking rule"
+    return GatewayError(
+        ErrorKind.BLOCKED,
+        f"Warden stopped this response: {reason} (rule: {decision.rule})",
+        rule=decision.rule,
+    )
+
+
+async def relay_raw(
+    ctx: Context, upstream: aiohttp.ClientResponse, headers: CIMultiDict[str]
+) -> web.StreamResponse:
+    """Pass a body through, scrubbing any echo of the upstream credential."""
+    broker = ctx.connection.broker
+    if upstream.status >= 400 or upstream.content_length is not None:
+        body = await upstream.read()
+        body = broker.scrub(body)
+        await ctx.recorder.record(
+            ctx.exchange, RecordKind.RESPONSE_BODY, {"bytes": len(body), "status": upstream.status}
+        )
+        return web.Response(status=upstream.status, body=body, headers=headers)
+    response = web.StreamResponse(status=upstream.status, headers=headers)
+    await response.prepare(ctx.request)
+    total = 0
+    async for chunk in upstream.content.iter_any():
+        total += len(chunk)
+        await response.write(broker.scrub(chunk))
+    await response.write_eof()
+    await ctx.recorder.record(ctx.exchange, RecordKind.RESPONSE_BODY, {"bytes": total})
+    return response
+
+
+async def relay_json(
+    ctx: Context,
+    operation: Operation,
+    pipeline: Pipeline,
+    upstream: aiohttp.ClientResponse,
+    headers: CIMultiDict[str],
+) -> web.StreamResponse:
+    assert operation.body is not None
+    raw = await upstream.content.read(MAX_JSON_RESPONSE + 1)
+    if len(raw) > MAX_JSON_RESPONSE:
+        return _error(ctx, GatewayError(ErrorKind.UPSTREAM, "the upstream response is too large"))
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return _error(ctx, GatewayError(ErrorKind.UPSTREAM, "the upstream sent malformed JSON"))
+    try:
+        blocks = operation.body(body, ctx.exchange, pipeline)
+    except Exception:
+        log.exception("response inspection failed", extra={"fields": {"exchange": ctx.exchange.id}})
+        return _error(ctx, _failed(ctx))
+    await _record_new_decisions(ctx, 0)
+    if blocks:
+        ctx.outcome = "blocked"
+        return _error(ctx, _blocked(blocks[0].decision))
+    out = ctx.connection.broker.scrub(
+        json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    )
+    await ctx.recorder.record(ctx.exchange, RecordKind.RESPONSE_BODY, {"body": body})
+    headers["Content-Type"] = "application/json"
+    return web.Response(status=upstream.status, body=out, headers=headers)
+
+
+def _error(ctx: Context, error: GatewayError) -> web.Response:
+    ctx.status = error.status
+    if ctx.outcome == "ok":
+        ctx.outcome = "error"
+    return web.Response(
+        status=error.status,
+        body=error_body(error, ctx.connection.flavor),
+        content_type="application/json",
+    )
+
+
+def _failed(ctx: Context) -> GatewayError:
+    return GatewayError(
+        ErrorKind.INTERNAL,
+        f"Warden stopped this response because an inspector failed (exchange {ctx.exchange.id})",
+    )
+
+
+async def _record_new_decisions(ctx: Context, start: int) -> int:
+    decisions = ctx.exchange.decisions
+    for decision in decisions[start:]:
+        await ctx.recorder.record(
+            ctx.exchange, RecordKind.DECISION, {**decision.as_record(), "direction": "response"}
+        )
+    return len(decisions)
+
+
+class StreamRelay:
+    """Runs one SSE response through the stream adapter to the agent."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        operation: Operation,
+        pipeline: Pipeline,
+        headers: CIMultiDict[str],
+    ) -> None:
+        assert operation.stream is not None
+        self.ctx = ctx
+        self.operation = operation
+        self.adapter = operation.stream(ctx.exchange, pipeline)
+        self.headers = headers
+        self.response = web.StreamResponse(status=200, headers=headers)
+        self.decoder = SSEDecoder(max_event_bytes=ctx.runtime.config.limits.max_event_bytes)
+        self.recorded = 0
+        self.t0 = time.monotonic()
+
+    async def run(self, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
+        ctx = self.ctx
+        self.response.headers["Cache-Control"] = "no-cache"
+        await self.response.prepare(ctx.request)
+        try:
+            ended = False
+            async for chunk in upstream.content.iter_any():
+                self.decoder.receive_data(chunk)
+                if await self._pump():
+                    ended = True
+                    break
+            if not ended:
+                self.decoder.receive_data(b"")
+                if not await self._pump():
+                    await self._write(self.adapter.finish())
+        except RemoteProtocolError as exc:
+            await self._end_with(GatewayError(ErrorKind.UPSTREAM, f"the upstream broke the stream: {exc}"))
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            await self._end_with(
+                GatewayError(ErrorKind.UPSTREAM, f"the upstream stream failed ({type(exc).__name__})")
+            )
+        except (ConnectionResetError, asyncio.CancelledError):
+            ctx.outcome = "cancelled"
+            raise
+        except Exception:
+            log.exception("stream inspection failed", extra={"fields": {"exchange": ctx.exchange.id}})
+            ctx.outcome = "error"
+            await self._end_with(_failed(ctx), log_it=False)
+        await self.response.write_eof()
+        return self.response
+
+    async def _pump(self) -> bool:
+        """Feed every complete event; True once the adapter ended the stream."""
+        while True:
+            event = self.decoder.next_event()
+            if event is NEED_DATA or event is SSE_CLOSED:
+                return False
+            assert not isinstance(event, type(NEED_DATA))
+            if await self._write(self.adapter.feed(event)):
+                return True
+            if self.adapter.done:
+                return True
+
+    async def _write(self, items: list[Item]) -> bool:
+        """Write items; True when the stream has ended (a block)."""
+        pending: list[bytes] = []
+        for item in items:
+            if isinstance(item, bytes):
+                pending.append(item)
+                continue
+            await self._flush(pending)
+            pending = []
+            if isinstance(item, Block):
+                self.ctx.outcome = "blocked"
+                await self._record_decisions()
+                await self._end_with(_blocked(item.decision), log_it=False)
+                return True
+            if isinstance(item, Hold):
+                approved, message = await self._hold(item)
+                await self._flush(item.resume(approved, message))
+                if not approved:
+                    self.ctx.outcome = "denied"
+        await self._flush(pending)
+        await self._record_decisions()
+        return False
+
+    async def _flush(self, chunks: list[bytes]) -> None:
+        if not chunks:
+            return
+        data = self.ctx.connection.broker.scrub(b"".join(chunks))
+        await self.response.write(data)
+        await self.ctx.recorder.record(
+            self.ctx.exchange,
+            RecordKind.RESPONSE_EVENT,
+            {"t": round(time.monotonic() - self.t0, 4), "data": data.decode("utf-8", "replace")},
+        )
+
+    async def _record_decisions(self) -> None:
+        self.recorded = await _record_new_decisions(self.ctx, self.recorded)
+
+    async def _hold(self, hold: Hold) -> tuple[bool, str]:
+        ctx = self.ctx
+        await self._record_decisions()
+        approvals = ctx.request.app[APPROVALS]
+        await ctx.recorder.record(
+            ctx.exchange,
+            RecordKind.HOLD,
+            {"rule": hold.decision.rule, "channel": hold.channel.key},
+        )
+        task = asyncio.ensure_future(approvals.review(ctx.exchange, hold))
+        keepalive = _ANTHROPIC_PING if ctx.connection.flavor is Flavor.ANTHROPIC else _SSE_COMMENT
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=KEEPALIVE_SECONDS)
+                if done:
+                    break
+                await self.response.write(keepalive)
+        finally:
+            if not task.done():
+                task.cancel()
+        approved, message = task.result()
+        await ctx.recorder.record(
+            ctx.exchange,
+            RecordKind.APPROVAL,
+            {"rule": hold.decision.rule, "approved": approved, "message": message},
+        )
+        return approved, message
+
+    async def _end_with(self, error: GatewayError, *, log_it: bool = True) -> None:
+        ctx = self.ctx
+        if log_it:
+            log.warning(error.message, extra={"fields": {"exchange": ctx.exchange.id}})
+        if ctx.outcome == "ok":
+            ctx.outcome = "error"
+        event = stream_error_event(
+            error, ctx.connection.flavor, responses_api=self.operation.responses_api
+        )
+        await ctx.recorder.record(ctx.exchange, RecordKind.ERROR, {"message": error.message})
+        try:
+            await self.response.write(event)
+        except ConnectionResetError:
+            pass

@@ -1,0 +1,106 @@
+"""Running the gateway: event loop, signals, reload, graceful shutdown.
+
+SIGHUP or a change to the config file reloads it (a bad file is refused and
+the running config stays). SIGTERM / SIGINT stop accepting connections, let
+open streams finish within ``shutdown_grace`` seconds, then exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from aiohttp import web
+
+from warden.config.model import Config
+from warden.server.app import AppState, create_app
+from warden.server.keys import STATE
+from warden.server.logs import log_fields
+from warden.server.runtime import InspectorFactory
+
+log = logging.getLogger("warden.server")
+
+WATCH_SECONDS = 1.0
+
+
+async def _watch(state: AppState, stop: asyncio.Event) -> None:
+    source = state.config.source
+    if source is None:
+        return
+    try:
+        seen = source.stat().st_mtime_ns
+    except OSError:
+        seen = 0
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=WATCH_SECONDS)
+        except TimeoutError:
+            pass
+        try:
+            mtime = source.stat().st_mtime_ns
+        except OSError:
+            continue
+        if mtime != seen:
+            seen = mtime
+            state.reload()
+
+
+async def serve(
+    config: Config,
+    *,
+    factories: Sequence[InspectorFactory] = (),
+    recorder: Any = None,
+    approvals: Any = None,
+    on_started: Any = None,
+    on_stopping: Any = None,
+) -> None:
+    app = create_app(config, factories=factories, recorder=recorder, approvals=approvals)
+    state = app[STATE]
+    host, port = config.host_port
+    runner = web.AppRunner(
+        app,
+        handler_cancellation=True,
+        shutdown_timeout=config.shutdown_grace,
+        access_log=None,
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True)
+    await site.start()
+    log_fields(
+        log,
+        logging.INFO,
+        "listening",
+        listen=f"{host}:{port}",
+        connections=sorted(config.connections),
+        tokens=len(config.token_hashes),
+    )
+    if on_started is not None:
+        await on_started(app)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, state.reload)
+    watcher = asyncio.create_task(_watch(state, stop))
+    await stop.wait()
+    log_fields(log, logging.INFO, "shutting down", grace_seconds=config.shutdown_grace)
+    state.draining = True
+    watcher.cancel()
+    if on_stopping is not None:
+        await on_stopping(app)
+    await runner.cleanup()
+    log.info("stopped")
+
+
+def run(config: Config, **kwargs: Any) -> None:
+    loop_factory = None
+    if sys.platform != "win32":
+        import uvloop
+
+        loop_factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(serve(config, **kwargs))
