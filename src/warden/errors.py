@@ -113,7 +113,9 @@ def error_body(error: GatewayError, flavor: Flavor) -> bytes:
     return json.dumps(error_object(error, flavor), separators=(",", ":")).encode()
 
 
-def stream_error_event(error: GatewayError, flavor: Flavor, *, responses_api: bool = False) -> bytes:
+def stream_error_event(
+    error: GatewayError, flavor: Flavor, *, responses_api: bool = False
+) -> bytes:
     """The SSE event that ends a stream which already started with a 200.
 
     Anthropic sends ``event: error``; Chat Completions clients look for an

@@ -18,19 +18,21 @@ def upstream(provider: FakeProvider) -> Iterator[str]:
 
 
 @pytest.fixture
-def env() -> dict[str, str]:
+def env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Upstream keys live in the gateway's environment, as in production."""
     creds = Credentials()
-    return {
+    values = {
         "TEST_WARDEN_TOKEN": GATEWAY_TOKEN,
         "TEST_ANTHROPIC_KEY": creds.anthropic_key,
         "TEST_OPENAI_KEY": creds.openai_key,
         "TEST_AZURE_KEY": creds.azure_key,
     }
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    return values
 
 
 @pytest.fixture
-def gateway(upstream: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
+def gateway(upstream: str, env: dict[str, str]) -> Iterator[str]:
     with run_gateway(gateway_config(upstream), env=env) as (url, _app):
         yield url

@@ -26,9 +26,9 @@ def presented_credential(headers: Mapping[str, str]) -> str | None:
         if scheme.lower() == "bearer" and value.strip():
             return value.strip()
     for name in ("x-api-key", "api-key"):
-        value = headers.get(name) or headers.get(name.title())
-        if value and value.strip():
-            return value.strip()
+        found = headers.get(name) or headers.get(name.title())
+        if found and found.strip():
+            return found.strip()
     return None
 
 

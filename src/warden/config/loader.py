@@ -103,7 +103,7 @@ class _Builder:
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
         assert isinstance(node, yaml.ScalarNode)
-        value = self._constructor.construct_object(node)  # type: ignore[no-untyped-call]
+        value = self._constructor.construct_object(node)
         if isinstance(value, str) and "$" in value:
             text, missing = interpolate(value, self.env)
             for name in missing:
@@ -195,7 +195,9 @@ def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> Co
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(file, [ConfigProblem("", None, None, f"cannot read: {exc.strerror}")])
+        raise ConfigError(
+            file, [ConfigProblem("", None, None, f"cannot read: {exc.strerror}")]
+        ) from None
     config = parse_config(text, file=file, env=env)
     config.source = Path(path)
     return config

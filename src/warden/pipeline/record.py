@@ -42,7 +42,9 @@ class RecordingFailed(Exception):
 
 
 class Recorder(Protocol):
-    async def record(self, exchange: Exchange, kind: RecordKind, payload: dict[str, Any]) -> None: ...
+    async def record(
+        self, exchange: Exchange, kind: RecordKind, payload: dict[str, Any]
+    ) -> None: ...
 
     async def settle(self, exchange: Exchange) -> None: ...
 

@@ -40,7 +40,11 @@ from warden.protocols.base import (
 from warden.protocols.sse import SSEEvent, encode_event
 
 TOOL_BLOCKS = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
-_DELTA_FIELD = {"text_delta": "text", "thinking_delta": "thinking", "input_json_delta": "partial_json"}
+_DELTA_FIELD = {
+    "text_delta": "text",
+    "thinking_delta": "thinking",
+    "input_json_delta": "partial_json",
+}
 
 
 def _content_slots(
@@ -108,9 +112,7 @@ def iter_slots(body: Any) -> Iterator[TextSlot]:
         for i, message in enumerate(messages):
             if isinstance(message, dict):
                 role = message.get("role")
-                yield from _content_slots(
-                    message.get("content"), ("messages", i, "content"), role
-                )
+                yield from _content_slots(message.get("content"), ("messages", i, "content"), role)
     prompt = body.get("prompt")
     if isinstance(prompt, str):
         yield TextSlot(("prompt",), SlotKind.USER, prompt, "user")
@@ -121,7 +123,7 @@ def _event(name: str, data: dict[str, Any]) -> bytes:
 
 
 class _Block:
-    __slots__ = ("field", "index", "kind", "start", "trailing")
+    __slots__ = ("field", "index", "kind", "start", "start_raw", "trailing")
 
     def __init__(self, index: int, kind: ChannelKind, field: str, start: dict[str, Any] | None):
         self.index = index
@@ -129,6 +131,7 @@ class _Block:
         self.field = field
         self.start = start
         """A tool block's start event, held until its input is released."""
+        self.start_raw: bytes | None = None
         self.trailing: list[bytes] = []
 
 
@@ -184,11 +187,12 @@ class AnthropicStream:
                 tool_type=btype,
             )
             self.book.start(channel)
-            self._blocks[index] = _Block(index, ChannelKind.TOOL_INPUT, "partial_json", data)
+            held = self._blocks[index] = _Block(index, ChannelKind.TOOL_INPUT, "partial_json", data)
             initial = block.get("input")
             if isinstance(initial, dict) and initial:
                 block["input"] = {}
                 return self._feed(index, dumps(initial))
+            held.start_raw = event.raw
             return []
         if btype in ("text", "thinking"):
             kind = ChannelKind.TEXT if btype == "text" else ChannelKind.THINKING
@@ -214,21 +218,34 @@ class AnthropicStream:
             # to the text this block still holds back.
             self._blocks[index].trailing.append(event.raw)
             return []
-        return self._feed(index, text)
+        return self._feed(index, text, event.raw)
 
-    def _feed(self, index: int, text: str) -> list[Item]:
+    def _feed(self, index: int, text: str, raw: bytes | None = None) -> list[Item]:
         block = self._blocks[index]
         out, flow = self.book.feed(self._key(index), text)
         if flow is not None:
             return self._flow(block, flow, out.text, ending=False)
+        if (
+            raw is not None
+            and out.text == text
+            and not block.trailing
+            and (text or not block.start)
+        ):
+            return [*self._release_start(block), raw]
         return self._release(block, out.text)
+
+    def _release_start(self, block: _Block) -> list[Item]:
+        if block.start is None:
+            return []
+        start = block.start_raw or _event("content_block_start", block.start)
+        block.start = None
+        self._tools_emitted += 1
+        return [start]
 
     def _release(self, block: _Block, text: str) -> list[Item]:
         items: list[Item] = []
-        if block.start is not None and (text or block.kind is not ChannelKind.TOOL_INPUT):
-            items.append(_event("content_block_start", block.start))
-            block.start = None
-            self._tools_emitted += 1
+        if text or block.kind is not ChannelKind.TOOL_INPUT:
+            items.extend(self._release_start(block))
         if text:
             delta_type = {"text": "text_delta", "thinking": "thinking_delta"}.get(
                 block.field, "input_json_delta"
@@ -259,11 +276,7 @@ class AnthropicStream:
         if flow is not None:
             return self._flow(block, flow, out.text, ending=True, stop=stop)
         items = self._release(block, out.text)
-        if block.start is not None:
-            # A tool call with no input at all.
-            items.append(_event("content_block_start", block.start))
-            block.start = None
-            self._tools_emitted += 1
+        items.extend(self._release_start(block))  # a tool call with no input at all
         items.extend(block.trailing)
         items.append(stop or self._stop_event(index))
         return items
@@ -292,9 +305,7 @@ class AnthropicStream:
                 return self._bytes(self._deny(block, decision, message, ending))
             items = self._release(block, text)
             if ending:
-                if block.start is not None:
-                    items.append(_event("content_block_start", block.start))
-                    block.start = None
+                items.extend(self._release_start(block))
                 items.extend(block.trailing)
                 items.append(stop or self._stop_event(block.index))
             return self._bytes(items)

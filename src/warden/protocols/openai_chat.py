@@ -202,7 +202,7 @@ class ChatStream:
                 changed = True
         return changed, had_text
 
-    def _tool_delta(self, i: int, call: dict[str, Any]) -> dict[str, Any] | None | Block:
+    def _tool_delta(self, i: int, call: dict[str, Any]) -> dict[str, Any] | Block | None:
         j: int = call["index"]
         tool = self._tools.get((i, j))
         key = f"choice/{i}/tool/{j}"
@@ -217,9 +217,7 @@ class ChatStream:
         if isinstance(fn.get("name"), str):
             tool.name += fn["name"]
         if self.book.get(key) is None and key not in self.book.closed:
-            self.book.start(
-                Channel(key, ChannelKind.TOOL_INPUT, tool.name, tool.id, tool.type)
-            )
+            self.book.start(Channel(key, ChannelKind.TOOL_INPUT, tool.name, tool.id, tool.type))
         args = fn.get("arguments")
         if not isinstance(args, str) or not args or self.book.get(key) is None:
             return None

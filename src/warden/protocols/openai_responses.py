@@ -21,7 +21,12 @@ from warden.protocols.sse import SSEEvent, encode_event
 
 # delta event -> (done event, text field on the done event, channel kind, key part)
 _TEXT_EVENTS = {
-    "response.output_text.delta": ("response.output_text.done", "text", ChannelKind.TEXT, "content"),
+    "response.output_text.delta": (
+        "response.output_text.done",
+        "text",
+        ChannelKind.TEXT,
+        "content",
+    ),
     "response.refusal.delta": ("response.refusal.done", "refusal", ChannelKind.REFUSAL, "content"),
     "response.reasoning_summary_text.delta": (
         "response.reasoning_summary_text.done",
@@ -75,7 +80,11 @@ def iter_responses_slots(body: Any) -> Iterator[TextSlot]:
         ):
             field = "arguments" if "arguments" in item else "input"
             yield TextSlot(("input", i, field), SlotKind.TOOL_INPUT, item[field], "assistant")
-        elif itype in ("function_call_output", "custom_tool_call_output", "local_shell_call_output"):
+        elif itype in (
+            "function_call_output",
+            "custom_tool_call_output",
+            "local_shell_call_output",
+        ):
             output = item.get("output")
             if isinstance(output, str):
                 yield TextSlot(("input", i, "output"), SlotKind.TOOL_RESULT, output, "tool")
@@ -88,7 +97,9 @@ def iter_responses_slots(body: Any) -> Iterator[TextSlot]:
         elif itype == "reasoning":
             for j, part in enumerate(item.get("summary") or []):
                 if isinstance(part, dict) and isinstance(part.get("text"), str):
-                    yield TextSlot(("input", i, "summary", j, "text"), SlotKind.THINKING, part["text"])
+                    yield TextSlot(
+                        ("input", i, "summary", j, "text"), SlotKind.THINKING, part["text"]
+                    )
 
 
 class ResponsesStream:
@@ -149,7 +160,7 @@ class ResponsesStream:
     def finish(self) -> list[Item]:
         out: list[Item] = []
         for key in list(self.book.open):
-            result, flow = self.book.end(key)
+            _, flow = self.book.end(key)
             if flow is not None and flow.flow is Flow.BLOCK:
                 return [Block(flow)]
         return out
@@ -187,11 +198,15 @@ class ResponsesStream:
             if flow is not None:
                 return self._text_flow(flow)
             if out.text:
-                flush = {k: data[k] for k in ("item_id", "output_index", "content_index") if k in data}
+                flush: dict[str, Any] = {
+                    k: data[k] for k in ("item_id", "output_index", "content_index") if k in data
+                }
                 if "summary_index" in data:
                     flush["summary_index"] = data["summary_index"]
                 items.append(
-                    self._emit({"type": delta_type, **flush, "delta": out.text, "sequence_number": 0})
+                    self._emit(
+                        {"type": delta_type, **flush, "delta": out.text, "sequence_number": 0}
+                    )
                 )
                 self._renumber = True
         emitted = self.book.emitted(key)
@@ -421,7 +436,10 @@ def transform_responses_body(
                 stream._denied[index] = flow
         parts = [("content", "content", ChannelKind.TEXT)]
         if itype == "reasoning":
-            parts = [("summary", "summary", ChannelKind.THINKING), ("content", "reasoning", ChannelKind.THINKING)]
+            parts = [
+                ("summary", "summary", ChannelKind.THINKING),
+                ("content", "reasoning", ChannelKind.THINKING),
+            ]
         for part_name, key_part, kind in parts:
             for j, part in enumerate(item.get(part_name) or []):
                 if not isinstance(part, dict):
@@ -435,7 +453,8 @@ def transform_responses_body(
                 _, flow2 = book.end(key)
                 flow = flow1 or flow2
                 if flow is not None:
-                    return [Block(flow)] if flow.flow is Flow.BLOCK else [Block(flow)]
+                    # Held or denied text in a non-streamed body cannot be paused.
+                    return [Block(flow)]
         body["output"][index] = stream._fix_item(index, item)
     if isinstance(body.get("output_text"), str):
         body["output_text"] = "".join(

@@ -41,7 +41,9 @@ class Operation:
     responses_api: bool = False
 
 
-MESSAGES = Operation("messages", anthropic.iter_slots, anthropic.AnthropicStream, anthropic.transform_body)
+MESSAGES = Operation(
+    "messages", anthropic.iter_slots, anthropic.AnthropicStream, anthropic.transform_body
+)
 COUNT_TOKENS = Operation("count_tokens", anthropic.iter_slots)
 COMPLETE = Operation("complete", anthropic.iter_slots)
 CHAT = Operation(

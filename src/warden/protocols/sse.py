@@ -52,9 +52,7 @@ class SSEEvent:
         return not self.has_data and self.event is None and self.id is None
 
 
-def encode_event(
-    data: str, *, event: str | None = None, id: str | None = None
-) -> bytes:
+def encode_event(data: str, *, event: str | None = None, id: str | None = None) -> bytes:
     """Serialise one event: ``event:``, ``id:``, one ``data:`` line per line."""
     parts: list[str] = []
     if event is not None:
@@ -186,8 +184,7 @@ class SSEDecoder:
         elif name == "id":
             if "\0" not in value:
                 self._id = value
-        elif name == "retry":
-            if value.isdigit():
-                self._retry = int(value)
+        elif name == "retry" and value.isdigit():
+            self._retry = int(value)
         # Unknown field names are ignored, as the spec says; the raw bytes
         # still carry them to the client.

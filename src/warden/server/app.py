@@ -28,7 +28,9 @@ from warden.server.runtime import InspectorFactory, Runtime, build_runtime
 
 log = logging.getLogger("warden.server")
 
-RESERVED = frozenset({"healthz", "readyz", "metrics", "admin", "auth", ".well-known", "favicon.ico"})
+RESERVED = frozenset(
+    {"healthz", "readyz", "metrics", "admin", "auth", ".well-known", "favicon.ico"}
+)
 
 
 @dataclass(slots=True)

@@ -157,7 +157,9 @@ async def _exchange(ctx: Context) -> web.StreamResponse:
         except ValueError as exc:
             return _fail(
                 ctx,
-                GatewayError(ErrorKind.INVALID_REQUEST, f"the request body is not valid JSON: {exc}"),
+                GatewayError(
+                    ErrorKind.INVALID_REQUEST, f"the request body is not valid JSON: {exc}"
+                ),
             )
         ctx.exchange.streaming = isinstance(parsed, dict) and parsed.get("stream") is True
 
@@ -205,7 +207,9 @@ async def _forward(
     try:
         headers = await broker.headers(request.headers)
     except CredentialUnavailable as exc:
-        log_fields(log, logging.ERROR, "upstream credential unavailable", reason=str(exc), **_ids(ctx))
+        log_fields(
+            log, logging.ERROR, "upstream credential unavailable", reason=str(exc), **_ids(ctx)
+        )
         return _fail(
             ctx,
             GatewayError(

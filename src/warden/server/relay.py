@@ -9,6 +9,7 @@ chunk is read only after the previous write to the agent has drained.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -23,7 +24,7 @@ from warden.pipeline.chain import Pipeline
 from warden.pipeline.record import RecordKind
 from warden.protocols.base import Block, Hold, Item
 from warden.protocols.registry import Operation
-from warden.protocols.sse import NEED_DATA, SSE_CLOSED, RemoteProtocolError, SSEDecoder
+from warden.protocols.sse import RemoteProtocolError, SSEDecoder, SSEEvent
 from warden.server.keys import APPROVALS
 
 if TYPE_CHECKING:
@@ -164,16 +165,22 @@ class StreamRelay:
                 if not await self._pump():
                     await self._write(self.adapter.finish())
         except RemoteProtocolError as exc:
-            await self._end_with(GatewayError(ErrorKind.UPSTREAM, f"the upstream broke the stream: {exc}"))
+            await self._end_with(
+                GatewayError(ErrorKind.UPSTREAM, f"the upstream broke the stream: {exc}")
+            )
         except (aiohttp.ClientError, TimeoutError) as exc:
             await self._end_with(
-                GatewayError(ErrorKind.UPSTREAM, f"the upstream stream failed ({type(exc).__name__})")
+                GatewayError(
+                    ErrorKind.UPSTREAM, f"the upstream stream failed ({type(exc).__name__})"
+                )
             )
         except (ConnectionResetError, asyncio.CancelledError):
             ctx.outcome = "cancelled"
             raise
         except Exception:
-            log.exception("stream inspection failed", extra={"fields": {"exchange": ctx.exchange.id}})
+            log.exception(
+                "stream inspection failed", extra={"fields": {"exchange": ctx.exchange.id}}
+            )
             ctx.outcome = "error"
             await self._end_with(_failed(ctx), log_it=False)
         await self.response.write_eof()
@@ -183,9 +190,8 @@ class StreamRelay:
         """Feed every complete event; True once the adapter ended the stream."""
         while True:
             event = self.decoder.next_event()
-            if event is NEED_DATA or event is SSE_CLOSED:
+            if not isinstance(event, SSEEvent):
                 return False
-            assert not isinstance(event, type(NEED_DATA))
             if await self._write(self.adapter.feed(event)):
                 return True
             if self.adapter.done:
@@ -266,7 +272,5 @@ class StreamRelay:
             error, ctx.connection.flavor, responses_api=self.operation.responses_api
         )
         await ctx.recorder.record(ctx.exchange, RecordKind.ERROR, {"message": error.message})
-        try:
+        with contextlib.suppress(ConnectionResetError):
             await self.response.write(event)
-        except ConnectionResetError:
-            pass

@@ -8,6 +8,7 @@ open streams finish within ``shutdown_grace`` seconds, then exit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -36,10 +37,8 @@ async def _watch(state: AppState, stop: asyncio.Event) -> None:
     except OSError:
         seen = 0
     while not stop.is_set():
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=WATCH_SECONDS)
-        except TimeoutError:
-            pass
         try:
             mtime = source.stat().st_mtime_ns
         except OSError:

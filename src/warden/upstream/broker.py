@@ -89,11 +89,11 @@ class EntraTokenSource:
                 ) as resp:
                     payload = await resp.json(content_type=None)
                     if resp.status != 200 or not isinstance(payload, dict):
-                        raise CredentialUnavailable(
-                            f"Entra token endpoint answered {resp.status}"
-                        )
+                        raise CredentialUnavailable(f"Entra token endpoint answered {resp.status}")
             except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-                raise CredentialUnavailable(f"Entra token endpoint failed: {type(exc).__name__}") from exc
+                raise CredentialUnavailable(
+                    f"Entra token endpoint failed: {type(exc).__name__}"
+                ) from exc
             token = payload.get("access_token")
             if not isinstance(token, str) or not token:
                 raise CredentialUnavailable("Entra token endpoint returned no access_token")
@@ -132,9 +132,7 @@ class Broker:
         kind = self.connection.type
         if kind is ConnectionType.ANTHROPIC:
             out["x-api-key"] = secret
-        elif kind is ConnectionType.OPENAI:
-            out["Authorization"] = f"Bearer {secret}"
-        elif self._entra is not None:
+        elif kind is ConnectionType.OPENAI or self._entra is not None:
             out["Authorization"] = f"Bearer {secret}"
         else:
             out["api-key"] = secret

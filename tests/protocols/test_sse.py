@@ -1,0 +1,123 @@
+"""The SSE codec, fed whole and byte by byte."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from warden.protocols.sse import (
+    NEED_DATA,
+    SSE_CLOSED,
+    RemoteProtocolError,
+    SSEDecoder,
+    SSEEvent,
+    encode_event,
+)
+
+
+def decode(chunks: list[bytes], **kwargs: int) -> list[SSEEvent]:
+    decoder = SSEDecoder(**kwargs)
+    events: list[SSEEvent] = []
+    for chunk in [*chunks, b""]:
+        decoder.receive_data(chunk)
+        while True:
+            event = decoder.next_event()
+            if event is NEED_DATA or event is SSE_CLOSED:
+                break
+            assert isinstance(event, SSEEvent)
+            events.append(event)
+    return events
+
+
+def bytewise(data: bytes) -> list[bytes]:
+    return [data[i : i + 1] for i in range(len(data))]
+
+
+ANTHROPIC = (
+    b"event: message_start\n"
+    b'data: {"type":"message_start"}\n\n'
+    b"event: ping\n"
+    b'data: {"type": "ping"}\n\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("wire", "expected"),
+    [
+        (ANTHROPIC, [("message_start", '{"type":"message_start"}'), ("ping", '{"type": "ping"}')]),
+        (b"data: a\r\ndata: b\r\n\r\n", [(None, "a\nb")]),
+        (b"data: a\rdata: b\r\r", [(None, "a\nb")]),
+        (b"data:no-space\n\n", [(None, "no-space")]),
+        (b"data:  two spaces\n\n", [(None, " two spaces")]),
+        (b"data: [DONE]\n\n", [(None, "[DONE]")]),
+        (b"\xef\xbb\xbfdata: bom\n\n", [(None, "bom")]),
+        (b"data: x\n\ndata: unterminated", [(None, "x")]),
+        (b"id: 7\nretry: 15\ndata: y\n\n", [(None, "y")]),
+    ],
+)
+def test_decodes_whole_and_byte_by_byte(
+    wire: bytes, expected: list[tuple[str | None, str]]
+) -> None:
+    for chunks in ([wire], bytewise(wire)):
+        events = decode(chunks)
+        assert [(e.event, e.data) for e in events] == expected
+
+
+def test_raw_bytes_round_trip_exactly() -> None:
+    wire = ANTHROPIC + b": keep-alive\n\n" + b"event: x-unknown\ndata: {}\nfoo: bar\n\n"
+    events = decode(bytewise(wire))
+    assert b"".join(e.raw for e in events) == wire
+    assert events[2].is_comment
+    assert events[3].event == "x-unknown"
+
+
+def test_crlf_split_across_chunks_is_one_line_end() -> None:
+    events = decode([b"data: a\r", b"\n\r", b"\n"])
+    assert [e.data for e in events] == ["a"]
+    assert events[0].raw == b"data: a\r\n\r\n"
+
+
+def test_id_and_retry() -> None:
+    (event,) = decode([b"id: 7\nretry: 15\ndata: y\n\n"])
+    assert (event.id, event.retry) == ("7", 15)
+
+
+def test_an_event_past_the_limit_is_a_protocol_error() -> None:
+    decoder = SSEDecoder(max_event_bytes=64)
+    decoder.receive_data(b"data: " + b"x" * 100)
+    with pytest.raises(RemoteProtocolError):
+        decoder.next_event()
+
+
+def test_invalid_utf8_is_a_protocol_error() -> None:
+    decoder = SSEDecoder()
+    decoder.receive_data(b"data: \xff\n\n")
+    with pytest.raises(RemoteProtocolError):
+        decoder.next_event()
+
+
+def test_receive_after_close_is_a_local_error() -> None:
+    decoder = SSEDecoder()
+    decoder.receive_data(b"")
+    with pytest.raises(RuntimeError):
+        decoder.receive_data(b"data: x\n\n")
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([None, "a", "content_block_delta"]), st.text(max_size=40)),
+        max_size=8,
+    ),
+    st.data(),
+)
+def test_encode_then_decode_any_chunking(
+    events: list[tuple[str | None, str]], data: st.DataObject
+) -> None:
+    events = [(name, text.replace("\r", "")) for name, text in events]
+    wire = b"".join(encode_event(text, event=name) for name, text in events)
+    cuts = sorted(data.draw(st.sets(st.integers(0, len(wire)), max_size=10)))
+    chunks = [wire[a:b] for a, b in zip([0, *cuts], [*cuts, len(wire)], strict=True)]
+    chunks = [c for c in chunks if c]
+    decoded = decode(chunks)
+    assert [(e.event, e.data) for e in decoded] == events

@@ -1,0 +1,333 @@
+"""The data path through the gateway, driven by the official SDKs."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import urllib.error
+import urllib.request
+from contextlib import AbstractContextManager
+
+import anthropic
+import openai
+import pytest
+from aiohttp import web
+
+from tests.fakes.provider import Credentials, FakeProvider
+from tests.fakes.script import call_tool, fail, say, think
+from tests.helpers.gateway import GATEWAY_TOKEN, gateway_config, run_gateway
+from tests.helpers.inspectors import TestInspector
+from warden.config.loader import parse_config
+
+MSG = [{"role": "user", "content": "hi"}]
+
+
+def claude(gateway: str, key: str = GATEWAY_TOKEN) -> anthropic.Anthropic:
+    return anthropic.Anthropic(base_url=gateway + "/claude", api_key=key, max_retries=0)
+
+
+def oai(gateway: str, key: str = GATEWAY_TOKEN) -> openai.OpenAI:
+    return openai.OpenAI(base_url=gateway + "/openai/v1", api_key=key, max_retries=0)
+
+
+def assert_brokered(provider: FakeProvider) -> None:
+    creds = Credentials()
+    assert provider.recorder.requests, "the upstream saw no request"
+    for request in provider.recorder.requests:
+        assert not request.contains(GATEWAY_TOKEN), "the gateway token reached the upstream"
+        real = request.header("x-api-key") or request.header("authorization") or ""
+        real = real or (request.header("api-key") or "")
+        assert real.removeprefix("Bearer ") in (
+            creds.anthropic_key,
+            creds.openai_key,
+            creds.azure_key,
+        )
+
+
+def test_anthropic_non_streamed_and_streamed(gateway: str, provider: FakeProvider) -> None:
+    provider.script.push(say("hello there"), say("streamed hello"))
+    message = claude(gateway).messages.create(model="claude-x", max_tokens=50, messages=MSG)
+    assert message.content[0].type == "text" and message.content[0].text == "hello there"
+    with claude(gateway).messages.stream(model="claude-x", max_tokens=50, messages=MSG) as stream:
+        assert "".join(stream.text_stream) == "streamed hello"
+        assert stream.get_final_message().stop_reason == "end_turn"
+    assert_brokered(provider)
+
+
+async def test_anthropic_async_tool_use_and_thinking(gateway: str, provider: FakeProvider) -> None:
+    provider.script.push(call_tool("Bash", {"command": "ls -la"}), think("let me see", "done"))
+    client = anthropic.AsyncAnthropic(
+        base_url=gateway + "/claude", api_key=GATEWAY_TOKEN, max_retries=0
+    )
+    async with client.messages.stream(model="claude-x", max_tokens=50, messages=MSG) as stream:
+        final = await stream.get_final_message()
+    assert final.stop_reason == "tool_use"
+    tool = final.content[0]
+    assert tool.type == "tool_use" and tool.input == {"command": "ls -la"}
+    message = await client.messages.create(model="claude-x", max_tokens=50, messages=MSG)
+    assert [b.type for b in message.content] == ["thinking", "text"]
+    await client.close()
+    assert_brokered(provider)
+
+
+def test_headers_pass_through(gateway: str, provider: FakeProvider) -> None:
+    provider.script.push(say("x"))
+    claude(gateway).messages.create(
+        model="claude-x",
+        max_tokens=5,
+        messages=MSG,
+        extra_headers={"anthropic-beta": "interleaved-thinking-2025-05-14", "x-custom": "1"},
+    )
+    (request,) = provider.recorder.to("/v1/messages")
+    assert request.header("anthropic-beta") == "interleaved-thinking-2025-05-14"
+    assert request.header("x-custom") == "1"
+
+
+def test_other_paths_pass_through(gateway: str, provider: FakeProvider) -> None:
+    models = claude(gateway).models.list()
+    assert models.data
+    count = claude(gateway).messages.count_tokens(model="claude-x", messages=MSG)
+    assert count.input_tokens > 0
+    assert oai(gateway).models.list().data
+    assert_brokered(provider)
+
+
+def test_openai_chat_responses_embeddings(gateway: str, provider: FakeProvider) -> None:
+    client = oai(gateway)
+    provider.script.push(
+        say("chat plain"), say("chat streamed"), say("resp plain"), say("resp stream")
+    )
+    chat = client.chat.completions.create(model="gpt-x", messages=MSG)
+    assert chat.choices[0].message.content == "chat plain"
+    chunks = client.chat.completions.create(model="gpt-x", messages=MSG, stream=True)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "chat streamed"
+    assert client.responses.create(model="gpt-x", input="hi").output_text == "resp plain"
+    with client.responses.stream(model="gpt-x", input="hi") as stream:
+        assert stream.get_final_response().output_text == "resp stream"
+    emb = client.embeddings.create(model="text-embedding-3-small", input=["a", "b"])
+    assert len(emb.data) == 2
+    assert_brokered(provider)
+
+
+async def test_openai_async_tool_call_stream(gateway: str, provider: FakeProvider) -> None:
+    provider.script.push(call_tool("shell", {"command": ["bash", "-lc", "ls"]}))
+    client = openai.AsyncOpenAI(
+        base_url=gateway + "/openai/v1", api_key=GATEWAY_TOKEN, max_retries=0
+    )
+    stream = await client.chat.completions.create(model="gpt-x", messages=MSG, stream=True)
+    args = ""
+    finish = None
+    async for chunk in stream:
+        for choice in chunk.choices:
+            for call in choice.delta.tool_calls or []:
+                args += call.function.arguments or "" if call.function else ""
+            finish = choice.finish_reason or finish
+    assert json.loads(args) == {"command": ["bash", "-lc", "ls"]}
+    assert finish == "tool_calls"
+    await client.close()
+
+
+def test_azure_deployment_with_api_version(gateway: str, provider: FakeProvider) -> None:
+    provider.script.push(say("from azure"))
+    client = openai.AzureOpenAI(
+        azure_endpoint=gateway + "/azure",
+        api_key=GATEWAY_TOKEN,
+        api_version="2024-10-21",
+        max_retries=0,
+    )
+    reply = client.chat.completions.create(model="gpt-4o", messages=MSG)
+    assert reply.choices[0].message.content == "from azure"
+    (request,) = [r for r in provider.recorder.requests if "deployments" in r.path]
+    assert request.header("api-key") == Credentials().azure_key
+    assert request.query["api-version"] == "2024-10-21"
+
+
+def test_missing_or_bad_credential_is_401_with_a_hint(gateway: str) -> None:
+    with pytest.raises(anthropic.AuthenticationError) as caught:
+        claude(gateway, key="not-a-gateway-token").messages.create(
+            model="claude-x", max_tokens=1, messages=MSG
+        )
+    assert "warden token" in str(caught.value).lower()
+    with pytest.raises(openai.AuthenticationError):
+        oai(gateway, key="sk-proj-some-real-looking-key").models.list()
+
+
+def test_unknown_connection_is_404(gateway: str) -> None:
+    with pytest.raises(anthropic.NotFoundError) as caught:
+        anthropic.Anthropic(
+            base_url=gateway + "/nope", api_key=GATEWAY_TOKEN, max_retries=0
+        ).messages.create(model="claude-x", max_tokens=1, messages=MSG)
+    assert "claude" in str(caught.value)
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, object]]:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_malformed_json_is_400_in_each_format(gateway: str) -> None:
+    headers = {"x-api-key": GATEWAY_TOKEN, "content-type": "application/json"}
+    status, body = post(gateway + "/claude/v1/messages", b"{not json", headers)
+    assert status == 400
+    assert body["type"] == "error"
+    assert body["error"]["type"] == "invalid_request_error"  # type: ignore[index]
+    status, body = post(
+        gateway + "/openai/v1/chat/completions",
+        b"[",
+        {"authorization": f"Bearer {GATEWAY_TOKEN}"},
+    )
+    assert status == 400
+    assert body["error"]["type"] == "invalid_request_error"  # type: ignore[index]
+
+
+def test_oversize_body_is_413(upstream: str, env: dict[str, str]) -> None:
+    text = gateway_config(upstream) + "limits:\n  max_body_bytes: 1000\n"
+    with run_gateway(text, env=env) as (url, _):
+        with pytest.raises(anthropic.APIStatusError) as caught:
+            claude(url).messages.create(
+                model="claude-x", max_tokens=1, messages=[{"role": "user", "content": "x" * 5000}]
+            )
+    assert caught.value.status_code == 413
+
+
+def test_upstream_errors_pass_through(gateway: str, provider: FakeProvider) -> None:
+    provider.script.push(fail(429, "slow down", kind="rate_limit_error"))
+    with pytest.raises(anthropic.RateLimitError):
+        claude(gateway).messages.create(model="claude-x", max_tokens=1, messages=MSG)
+    provider.script.push(fail(400, "bad field", kind="invalid_request_error"))
+    with pytest.raises(openai.BadRequestError):
+        oai(gateway).chat.completions.create(model="gpt-x", messages=MSG)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_unreachable_upstream_is_502(env: dict[str, str]) -> None:
+    with run_gateway(gateway_config(f"http://127.0.0.1:{_free_port()}"), env=env) as (url, _):
+        with pytest.raises(anthropic.InternalServerError) as caught:
+            claude(url).messages.create(model="claude-x", max_tokens=1, messages=MSG)
+    assert caught.value.status_code == 502
+    assert "unreachable" in str(caught.value)
+
+
+def test_silent_upstream_is_504(env: dict[str, str]) -> None:
+    """An upstream that accepts the connection and never answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                return
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    port = listener.getsockname()[1]
+    try:
+        config = gateway_config(f"http://127.0.0.1:{port}").replace(
+            "credential: {env: TEST_ANTHROPIC_KEY}",
+            "credential: {env: TEST_ANTHROPIC_KEY}\n    timeouts: {read: 0.5}",
+        )
+        with run_gateway(config, env=env) as (url, _):
+            with pytest.raises(anthropic.APIStatusError) as caught:
+                claude(url).messages.create(model="claude-x", max_tokens=1, messages=MSG)
+        assert caught.value.status_code == 504
+    finally:
+        listener.shutdown(socket.SHUT_RDWR)
+        listener.close()
+        thread.join(5)
+        for conn in accepted:
+            conn.close()
+
+
+def test_upstream_credential_never_echoed(gateway: str, provider: FakeProvider) -> None:
+    key = Credentials().anthropic_key
+    provider.script.push(fail(401, f"invalid x-api-key {key}", kind="authentication_error"))
+    with pytest.raises(anthropic.AuthenticationError) as caught:
+        claude(gateway).messages.create(model="claude-x", max_tokens=1, messages=MSG)
+    assert key not in str(caught.value.body)
+    provider.script.push(say(f"the key is {key}"))
+    reply = claude(gateway).messages.create(model="claude-x", max_tokens=20, messages=MSG)
+    assert key not in reply.model_dump_json()
+
+
+def _with(
+    upstream: str, env: dict[str, str], inspector: TestInspector
+) -> AbstractContextManager[tuple[str, web.Application]]:
+    config = parse_config(gateway_config(upstream), env=env)
+    return run_gateway(config, factories=[lambda name, policy, cfg: [inspector]])
+
+
+def test_inspector_rewrites_stream_and_request(
+    upstream: str, env: dict[str, str], provider: FakeProvider
+) -> None:
+    inspector = TestInspector(request_upper=True)
+    provider.script.push(say("quiet words"))
+    with _with(upstream, env, inspector) as (url, _):
+        with claude(url).messages.stream(model="claude-x", max_tokens=9, messages=MSG) as stream:
+            assert "".join(stream.text_stream) == "QUIET WORDS"
+    (request,) = provider.recorder.to("/v1/messages")
+    assert request.json["messages"][0]["content"] == "HI"
+
+
+def test_inspector_failure_fails_closed(
+    upstream: str, env: dict[str, str], provider: FakeProvider
+) -> None:
+    provider.script.push(say("raw words that must not pass"))
+    with _with(upstream, env, TestInspector(raise_on_text=True)) as (url, _):
+        with pytest.raises(anthropic.APIError) as caught:
+            with claude(url).messages.stream(
+                model="claude-x", max_tokens=9, messages=MSG
+            ) as stream:
+                got = "".join(stream.text_stream)
+                assert "raw words" not in got
+        assert "inspector failed" in str(caught.value)
+
+
+def test_request_block_names_the_rule(
+    upstream: str, env: dict[str, str], provider: FakeProvider
+) -> None:
+    with _with(upstream, env, TestInspector(request_block=True)) as (url, _):
+        with pytest.raises(openai.BadRequestError) as caught:
+            oai(url).chat.completions.create(model="gpt-x", messages=MSG)
+    assert "test-block" in str(caught.value)
+    assert not provider.recorder.requests
+
+
+def test_denied_tool_call_in_every_dialect(
+    upstream: str, env: dict[str, str], provider: FakeProvider
+) -> None:
+    from warden.pipeline.types import Flow
+
+    inspector = TestInspector(tool_flow=Flow.DENY)
+    provider.script.push(
+        call_tool("Bash", {"command": "rm -rf /"}),
+        call_tool("shell", {"command": "rm -rf /"}),
+        call_tool("shell", {"command": "rm -rf /"}),
+    )
+    with _with(upstream, env, inspector) as (url, _):
+        with claude(url).messages.stream(model="claude-x", max_tokens=9, messages=MSG) as stream:
+            final = stream.get_final_message()
+        assert final.stop_reason == "end_turn"
+        assert final.content[0].type == "text" and "test-tool" in final.content[0].text
+        chunks = list(oai(url).chat.completions.create(model="gpt-x", messages=MSG, stream=True))
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert "test-tool" in text
+        assert not any(c.choices and c.choices[0].delta.tool_calls for c in chunks)
+        assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+        with oai(url).responses.stream(model="gpt-x", input="hi") as rstream:
+            response = rstream.get_final_response()
+        assert "test-tool" in response.output_text
+        assert all(item.type != "function_call" for item in response.output)
