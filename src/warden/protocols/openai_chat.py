@@ -128,6 +128,8 @@ class ChatStream:
             if isinstance(result, Block):
                 self.done = True
                 return [result]
+            if not result:
+                del choices[i]
         if not choices:
             return []
         chunk = {**self._template, "choices": list(choices.values())}
@@ -191,7 +193,7 @@ class ChatStream:
                 result = self._end_key(key, choice)
                 if isinstance(result, Block):
                     return result
-                changed = True
+                changed |= result
             tools = [t for (ci, _), t in self._tools.items() if ci == i]
             if (
                 choice.get("finish_reason") == "tool_calls"
@@ -240,7 +242,10 @@ class ChatStream:
             "function": {"name": tool.name, "arguments": args},
         }
 
-    def _end_key(self, key: str, choice: dict[str, Any]) -> Block | None:
+    def _end_key(self, key: str, choice: dict[str, Any]) -> Block | bool:
+        """End a channel, appending what it still held to this choice's delta.
+
+        Returns whether the choice changed (or a Block)."""
         out, flow = self.book.end(key)
         parts = key.split("/")
         delta = choice.setdefault("delta", {})
@@ -252,18 +257,20 @@ class ChatStream:
                 tool.denied = True
                 note = denial_text(flow) if flow is not None else "[Warden] tool call denied"
                 delta["content"] = (delta.get("content") or "") + note
-                return None
+                return True
             if out.text or not tool.announced:
                 delta.setdefault("tool_calls", []).append(
                     self._announce(int(parts[3]), tool, out.text)
                 )
-            return None
+                return True
+            return False
         if flow is not None:
             delta[parts[2]] = (delta.get(parts[2]) or "") + out.text + "\n" + denial_text(flow)
-            return None
+            return True
         if out.text:
             delta[parts[2]] = (delta.get(parts[2]) or "") + out.text
-        return None
+            return True
+        return False
 
     def _deny_or_block(
         self, decision: Decision, choice: dict[str, Any], key: str

@@ -111,6 +111,7 @@ class ResponsesStream:
         self._denied: dict[int, Decision] = {}
         self._seq = 0
         self._renumber = False
+        self._changed = False
         self.done = False
 
     # -- plumbing ---------------------------------------------------------
@@ -142,7 +143,7 @@ class ResponsesStream:
         if kind in _TEXT_EVENTS:
             return self._text_delta(data, event.raw)
         if kind in _DONE:
-            return self._text_done(data)
+            return self._text_done(data, event.raw)
         if kind == "response.output_item.added":
             return self._item_added(data, event.raw)
         if kind == "response.function_call_arguments.delta":
@@ -150,11 +151,11 @@ class ResponsesStream:
         if kind == "response.function_call_arguments.done":
             return self._args_done(data)
         if kind == "response.content_part.done":
-            return [self._part_done(data)]
+            return [self._part_done(data, event.raw)]
         if kind == "response.output_item.done":
-            return [self._item_done(data)]
+            return [self._item_done(data, event.raw)]
         if kind in _FINAL:
-            return [self._final(data)]
+            return [self._final(data, event.raw)]
         return [self._emit(data, event.raw)]
 
     def finish(self) -> list[Item]:
@@ -189,7 +190,7 @@ class ResponsesStream:
         data["delta"] = out.text
         return [self._emit(data)]
 
-    def _text_done(self, data: dict[str, Any]) -> list[Item]:
+    def _text_done(self, data: dict[str, Any], raw: bytes) -> list[Item]:
         delta_type, field, part = _DONE[data["type"]]
         key = self._text_key(data, part)
         items: list[Item] = []
@@ -210,9 +211,11 @@ class ResponsesStream:
                 )
                 self._renumber = True
         emitted = self.book.emitted(key)
-        if emitted is not None:
+        if emitted is not None and data.get(field) != emitted:
             data[field] = emitted
-        items.append(self._emit(data))
+            items.append(self._emit(data))
+        else:
+            items.append(self._emit(data, raw))
         return items
 
     def _text_flow(self, decision: Decision) -> list[Item]:
@@ -223,15 +226,16 @@ class ResponsesStream:
         # error event that names the rule (the agent shows it).
         return [Block(decision)]
 
-    def _part_done(self, data: dict[str, Any]) -> bytes:
+    def _part_done(self, data: dict[str, Any], raw: bytes) -> bytes:
         part = data.get("part")
         if isinstance(part, dict):
             key = f"output/{data.get('output_index', 0)}/content/{data.get('content_index', 0)}"
             emitted = self.book.emitted(key)
             field = "refusal" if part.get("type") == "refusal" else "text"
-            if emitted is not None and field in part:
+            if emitted is not None and field in part and part[field] != emitted:
                 part[field] = emitted
-        return self._emit(data)
+                return self._emit(data)
+        return self._emit(data, raw)
 
     # -- function calls -----------------------------------------------------
     def _item_added(self, data: dict[str, Any], raw: bytes) -> list[Item]:
@@ -372,42 +376,50 @@ class ResponsesStream:
 
     def _fix_item(self, index: int, item: dict[str, Any]) -> dict[str, Any]:
         if index in self._denied:
+            self._changed = True
             return self._message_item(index, item.get("id"))
         if item.get("type") in ("function_call", "custom_tool_call"):
             emitted = self.book.emitted(f"output/{index}")
             field = "arguments" if item.get("type") == "function_call" else "input"
             if emitted is not None:
-                item[field] = emitted
+                self._set(item, field, emitted)
         for j, part in enumerate(item.get("content") or []):
             if isinstance(part, dict):
                 emitted = self.book.emitted(f"output/{index}/content/{j}")
                 field = "refusal" if part.get("type") == "refusal" else "text"
                 if emitted is not None and field in part:
-                    part[field] = emitted
+                    self._set(part, field, emitted)
         for part_name, key_part in (("summary", "summary"), ("content", "reasoning")):
             if item.get("type") != "reasoning":
                 break
             for j, part in enumerate(item.get(part_name) or []):
                 emitted = self.book.emitted(f"output/{index}/{key_part}/{j}")
                 if isinstance(part, dict) and emitted is not None:
-                    part["text"] = emitted
+                    self._set(part, "text", emitted)
         return item
 
-    def _item_done(self, data: dict[str, Any]) -> bytes:
+    def _item_done(self, data: dict[str, Any], raw: bytes) -> bytes:
         item = data.get("item")
         index = data.get("output_index")
+        self._changed = False
         if isinstance(item, dict) and isinstance(index, int):
             data["item"] = self._fix_item(index, item)
-        return self._emit(data)
+        return self._emit(data, None if self._changed else raw)
 
-    def _final(self, data: dict[str, Any]) -> bytes:
+    def _final(self, data: dict[str, Any], raw: bytes) -> bytes:
         response = data.get("response")
+        self._changed = False
         if isinstance(response, dict) and isinstance(response.get("output"), list):
             response["output"] = [
                 self._fix_item(i, item) if isinstance(item, dict) else item
                 for i, item in enumerate(response["output"])
             ]
-        return self._emit(data)
+        return self._emit(data, None if self._changed else raw)
+
+    def _set(self, target: dict[str, Any], field: str, value: Any) -> None:
+        if target.get(field) != value:
+            target[field] = value
+            self._changed = True
 
 
 def transform_responses_body(
