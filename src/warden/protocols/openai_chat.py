@@ -190,10 +190,10 @@ class ChatStream:
                 changed = True
         if choice.get("finish_reason") is not None:
             for key in [k for k in self.book.open if k.startswith(f"choice/{i}/")]:
-                result = self._end_key(key, choice)
-                if isinstance(result, Block):
-                    return result
-                changed |= result
+                ended = self._end_key(key, choice)
+                if isinstance(ended, Block):
+                    return ended
+                changed |= ended
             tools = [t for (ci, _), t in self._tools.items() if ci == i]
             if (
                 choice.get("finish_reason") == "tool_calls"
