@@ -1,0 +1,246 @@
+"""The official openai SDK (OpenAI and Azure OpenAI), sync and async, through `warden serve`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import openai
+import pytest
+
+from tests.e2e.support import Gateway, assert_only_gateway_token_upstream
+from tests.fakes.provider import FakeProvider
+from tests.fakes.script import Reply, call_tool, fail, say, think
+
+pytestmark = pytest.mark.e2e
+
+HI = [{"role": "user", "content": "hi"}]
+CHAT_TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        },
+    }
+]
+RESPONSE_TOOLS = [
+    {
+        "type": "function",
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    }
+]
+API_VERSION = "2024-10-21"
+
+
+@pytest.fixture
+def sdk(gateway: Gateway) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(
+        base_url=gateway.base("openai") + "/v1", api_key=gateway.token, max_retries=0
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+async def async_sdk(gateway: Gateway) -> AsyncIterator[openai.AsyncOpenAI]:
+    async with openai.AsyncOpenAI(
+        base_url=gateway.base("openai") + "/v1", api_key=gateway.token, max_retries=0
+    ) as client:
+        yield client
+
+
+def said(message: Any) -> tuple[str | None, list[tuple[str, Any]]]:
+    calls = [(c.function.name, json.loads(c.function.arguments)) for c in message.tool_calls or []]
+    return message.content, calls
+
+
+CHATS = [
+    ("text", say("Hello through the gateway."), ("Hello through the gateway.", [])),
+    (
+        "tool call",
+        call_tool("get_weather", {"city": "Lima"}),
+        (None, [("get_weather", {"city": "Lima"})]),
+    ),
+]
+
+
+@pytest.mark.parametrize(("reply", "expected"), [c[1:] for c in CHATS], ids=[c[0] for c in CHATS])
+def test_chat_sync(
+    fake_provider: FakeProvider,
+    gateway: Gateway,
+    sdk: openai.OpenAI,
+    reply: Reply,
+    expected: Any,
+) -> None:
+    fake_provider.script.push(reply)
+    completion = sdk.chat.completions.create(model="gpt-4o", messages=HI, tools=CHAT_TOOLS)
+    assert said(completion.choices[0].message) == expected
+    [seen] = fake_provider.recorder.to("/v1/chat/completions")
+    assert seen.json == {"model": "gpt-4o", "messages": HI, "tools": CHAT_TOOLS}
+    assert_only_gateway_token_upstream(fake_provider, gateway)
+
+
+@pytest.mark.parametrize(("reply", "expected"), [c[1:] for c in CHATS], ids=[c[0] for c in CHATS])
+async def test_chat_async_streaming(
+    fake_provider: FakeProvider,
+    gateway: Gateway,
+    async_sdk: openai.AsyncOpenAI,
+    reply: Reply,
+    expected: Any,
+) -> None:
+    fake_provider.script.push(reply)
+    async with async_sdk.chat.completions.stream(
+        model="gpt-4o", messages=HI, tools=CHAT_TOOLS, stream_options={"include_usage": True}
+    ) as stream:
+        completion = await stream.get_final_completion()
+    assert said(completion.choices[0].message) == expected
+    assert completion.usage is not None
+    assert_only_gateway_token_upstream(fake_provider, gateway)
+
+
+RESPONSES = [
+    ("text", say("Plain answer."), [("message", "Plain answer.")]),
+    (
+        "function call",
+        call_tool("get_weather", {"city": "Rome"}),
+        [("function_call", {"city": "Rome"})],
+    ),
+    (
+        "reasoning",
+        think("Think first.", "Then answer."),
+        [("reasoning", "Think first."), ("message", "Then answer.")],
+    ),
+]
+
+
+RESPONSE_IDS = [r[0] for r in RESPONSES]
+
+
+def items_of(response: Any) -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for item in response.output:
+        if item.type == "message":
+            out.append(("message", item.content[0].text))
+        elif item.type == "function_call":
+            out.append(("function_call", json.loads(item.arguments)))
+        else:
+            out.append((item.type, item.summary[0].text))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("reply", "items"), [r[1:] for r in RESPONSES], ids=[r[0] for r in RESPONSES]
+)
+def test_responses_sync(
+    fake_provider: FakeProvider, gateway: Gateway, sdk: openai.OpenAI, reply: Reply, items: Any
+) -> None:
+    fake_provider.script.push(reply)
+    response = sdk.responses.create(model="gpt-5", input="hi", tools=RESPONSE_TOOLS)
+    assert items_of(response) == items
+    assert_only_gateway_token_upstream(fake_provider, gateway)
+
+
+@pytest.mark.parametrize(
+    ("reply", "items"), [r[1:] for r in RESPONSES], ids=[r[0] for r in RESPONSES]
+)
+async def test_responses_async_streaming(
+    fake_provider: FakeProvider,
+    gateway: Gateway,
+    async_sdk: openai.AsyncOpenAI,
+    reply: Reply,
+    items: Any,
+) -> None:
+    fake_provider.script.push(reply)
+    sequence = []
+    async with async_sdk.responses.stream(
+        model="gpt-5", input="hi", tools=RESPONSE_TOOLS
+    ) as stream:
+        async for event in stream:
+            sequence.append(event.sequence_number)
+        response = await stream.get_final_response()
+    assert items_of(response) == items
+    assert sequence == list(range(len(sequence)))
+    assert_only_gateway_token_upstream(fake_provider, gateway)
+
+
+def test_embeddings_and_models(
+    fake_provider: FakeProvider, gateway: Gateway, sdk: openai.OpenAI
+) -> None:
+    result = sdk.embeddings.create(model="text-embedding-3-small", input=["a", "b"])
+    assert [len(d.embedding) for d in result.data] == [1536, 1536]
+    assert "gpt-4o" in [m.id for m in sdk.models.list()]
+    assert_only_gateway_token_upstream(fake_provider, gateway)
+
+
+ERRORS = [
+    ("rate limited", fail(429, "Rate limit reached"), openai.RateLimitError, "requests"),
+    ("bad request", fail(400, "Invalid 'tools'"), openai.BadRequestError, "invalid_request_error"),
+    ("server error", fail(500, "Server error"), openai.InternalServerError, "server_error"),
+]
+ERROR_IDS = [e[0] for e in ERRORS]
+
+
+@pytest.mark.parametrize(("reply", "exception", "kind"), [e[1:] for e in ERRORS], ids=ERROR_IDS)
+def test_provider_errors_reach_the_client_in_its_own_format(
+    fake_provider: FakeProvider,
+    gateway: Gateway,
+    sdk: openai.OpenAI,
+    reply: Reply,
+    exception: type[openai.APIStatusError],
+    kind: str,
+) -> None:
+    fake_provider.script.push(reply)
+    with pytest.raises(exception) as raised:
+        sdk.chat.completions.create(model="gpt-4o", messages=HI)
+    assert raised.value.type == kind
+    assert fake_provider.credentials.openai_key not in str(raised.value)
+
+
+def test_wrong_gateway_token_never_reaches_the_provider(
+    fake_provider: FakeProvider, gateway: Gateway
+) -> None:
+    with (
+        openai.OpenAI(
+            base_url=gateway.base("openai") + "/v1", api_key="wdn-not-a-token", max_retries=0
+        ) as client,
+        pytest.raises(openai.AuthenticationError),
+    ):
+        client.chat.completions.create(model="gpt-4o", messages=HI)
+    assert fake_provider.recorder.requests == []
+
+
+@pytest.mark.parametrize("connection", ["azure", "azure-key"])
+def test_azure_openai_with_service_principal_or_key(
+    fake_provider: FakeProvider, gateway: Gateway, connection: str
+) -> None:
+    """`azure` holds an Entra service principal, `azure-key` a resource key; the agent neither."""
+    fake_provider.script.push(say("from azure"), call_tool("lookup", {"id": 7}))
+    with openai.AzureOpenAI(
+        azure_endpoint=gateway.base(connection),
+        api_key=gateway.token,
+        api_version=API_VERSION,
+        max_retries=0,
+    ) as client:
+        first = client.chat.completions.create(model="gpt4o-prod", messages=HI)
+        streamed = list(
+            client.chat.completions.create(model="gpt4o-prod", messages=HI, stream=True)
+        )
+    assert first.choices[0].message.content == "from azure"
+    arguments = "".join(
+        c.choices[0].delta.tool_calls[0].function.arguments or ""  # type: ignore[index, union-attr]
+        for c in streamed
+        if c.choices and c.choices[0].delta.tool_calls
+    )
+    assert json.loads(arguments) == {"id": 7}
+    calls = fake_provider.recorder.to("/openai/deployments/gpt4o-prod/chat/completions")
+    assert [c.query["api-version"] for c in calls] == [API_VERSION, API_VERSION]
+    if connection == "azure":
+        assert fake_provider.entra.issued, "the gateway did not fetch an Entra token"
+        assert {c.header("authorization") for c in calls} <= {
+            f"Bearer {t}" for t in fake_provider.entra.issued
+        }
+    else:
+        assert {c.header("api-key") for c in calls} == {fake_provider.credentials.azure_key}
+    assert_only_gateway_token_upstream(fake_provider, gateway)
