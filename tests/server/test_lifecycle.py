@@ -260,3 +260,78 @@ def test_graceful_shutdown_lets_open_streams_finish(
             process.kill()
         _, stderr = process.communicate(timeout=10)
     assert '"msg":"shutting down"' in stderr
+
+
+class FloodUpstream:
+    """Streams as fast as the connection allows and counts what it wrote."""
+
+    def __init__(self) -> None:
+        self.written = 0
+
+    async def handler(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        start = {"type": "message_start", "message": {"id": "m", "content": []}}
+        block = {
+            "type": "content_block_start",
+            "index": 0,
+            "content_block": {"type": "text", "text": ""},
+        }
+        text = "y" * 4000
+        delta = {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "text_delta", "text": text},
+        }
+        event = f"event: content_block_delta\ndata: {json.dumps(delta)}\n\n".encode()
+        await response.write(f"event: message_start\ndata: {json.dumps(start)}\n\n".encode())
+        await response.write(f"event: content_block_start\ndata: {json.dumps(block)}\n\n".encode())
+        try:
+            for _ in range(50_000):  # 200 MB if nothing pushed back
+                await response.write(event)
+                self.written += len(event)
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        return response
+
+
+def test_a_client_that_stops_reading_stops_the_upstream(env: dict[str, str]) -> None:
+    upstream = FloodUpstream()
+    app = web.Application()
+    app.router.add_post("/v1/messages", upstream.handler)
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(app, handler_cancellation=True)
+    loop.run_until_complete(runner.setup())
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    loop.run_until_complete(site.start())
+    port = runner.addresses[0][1]
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        with run_gateway(gateway_config(f"http://127.0.0.1:{port}"), env=env) as (gateway, _):
+            body = json.dumps(
+                {"model": "claude-x", "max_tokens": 5, "messages": MSG, "stream": True}
+            ).encode()
+            sock = socket.create_connection(("127.0.0.1", int(gateway.rsplit(":", 1)[1])))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+            sock.sendall(
+                b"POST /claude/v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + f"x-api-key: {GATEWAY_TOKEN}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+            sock.recv(1024)  # the stream started; now read nothing more
+            settled = -1
+            for _ in range(50):
+                time.sleep(0.1)
+                if upstream.written == settled:
+                    break
+                settled = upstream.written
+            # Socket buffers on both legs hold a few MB at most; without
+            # back-pressure the upstream would have pushed all 200 MB.
+            assert upstream.written < 32 * 1024 * 1024
+            sock.close()
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
