@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from warden.config import model
+from warden.config import approvals, model, refs
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 

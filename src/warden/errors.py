@@ -96,6 +96,14 @@ class GatewayError(Exception):
         return self.message
 
 
+def recording_failed(exchange_id: str) -> GatewayError:
+    return GatewayError(
+        ErrorKind.UNAVAILABLE,
+        f"Warden could not record this exchange ({exchange_id}) and its policy requires "
+        "recording, so it was stopped",
+    )
+
+
 def error_object(error: GatewayError, flavor: Flavor) -> dict[str, Any]:
     """The JSON error body for a non-streamed answer."""
     if flavor is Flavor.ANTHROPIC:

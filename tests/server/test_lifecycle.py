@@ -315,7 +315,8 @@ def test_a_client_that_stops_reading_stops_the_upstream(env: dict[str, str]) -> 
             sock = socket.create_connection(("127.0.0.1", int(gateway.rsplit(":", 1)[1])))
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
             sock.sendall(
-                b"POST /claude/v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"POST /claude/v1/messages HTTP/1.1\r\nHost: x\r\n"
+                + b"Content-Type: application/json\r\n"
                 + f"x-api-key: {GATEWAY_TOKEN}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
                 + body
             )

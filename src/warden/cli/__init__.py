@@ -16,6 +16,9 @@ from collections.abc import Sequence
 MODULES = (
     "serve",
     "config",
+    "approvals",
+    "sessions",
+    "audit",
 )
 
 

@@ -5,11 +5,11 @@ from warden.config.model import (
     Config,
     ConnectionConfig,
     ConnectionType,
-    CredentialRef,
     PolicyConfig,
     RecordingMode,
     TokenConfig,
 )
+from warden.config.refs import CredentialRef
 
 __all__ = [
     "Config",

@@ -24,37 +24,14 @@ from pydantic import (
     model_validator,
 )
 
+from warden.config.approvals import ApprovalsConfig
+from warden.config.refs import CredentialRef
+
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class CredentialRef(_Strict):
-    """Where an upstream secret comes from. Exactly one of ``env`` / ``file``."""
-
-    env: str | None = None
-    file: Path | None = None
-
-    @model_validator(mode="after")
-    def _one_source(self) -> CredentialRef:
-        if (self.env is None) == (self.file is None):
-            raise ValueError("give exactly one of 'env' or 'file'")
-        return self
-
-    def resolve(self) -> str:
-        """Read the secret now (so a rotated file or env is picked up)."""
-        if self.env is not None:
-            value = os.environ.get(self.env, "")
-            if not value:
-                raise LookupError(f"environment variable {self.env} is empty or unset")
-            return value
-        assert self.file is not None
-        return self.file.read_text(encoding="utf-8").strip()
-
-    def describe(self) -> str:
-        return f"env:{self.env}" if self.env is not None else f"file:{self.file}"
 
 
 class EntraConfig(_Strict):
@@ -188,6 +165,11 @@ class Limits(_Strict):
 
 class StoreConfig(_Strict):
     url: str | None = Field(None, description="default: sqlite in state_dir")
+    raw_key: str | None = Field(
+        None,
+        description="key-encryption key for raw recording: file:PATH or env:VAR",
+        pattern=r"^(file|env):.+$",
+    )
 
 
 Listen = Annotated[str, Field(pattern=r"^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$")]
@@ -205,6 +187,10 @@ class Config(BaseModel):
     tokens: list[TokenConfig] = Field(default_factory=list)
     connections: dict[str, ConnectionConfig]
     policies: dict[str, PolicyConfig] = Field(default_factory=dict)
+    approvals: ApprovalsConfig = Field(default_factory=ApprovalsConfig)
+    admin_groups: list[str] = Field(
+        default_factory=lambda: ["admin"], description="groups allowed the whole admin API"
+    )
 
     _source: Path | None = PrivateAttr(None)
     _token_hashes: dict[str, TokenConfig] = PrivateAttr(default_factory=dict)

@@ -22,8 +22,10 @@ from aiohttp import web
 
 from warden.access.authorize import allowed
 from warden.access.static import presented_credential
-from warden.errors import ErrorKind, Flavor, GatewayError, error_body
-from warden.pipeline.record import Recorder, RecordKind
+from warden.config.model import PolicyConfig, RecordingMode
+from warden.errors import ErrorKind, Flavor, GatewayError, error_body, recording_failed
+from warden.pipeline.chain import Pipeline
+from warden.pipeline.record import NullRecorder, Recorder, RecordingFailed, RecordKind
 from warden.pipeline.request import JsonRequestView
 from warden.pipeline.types import Decision, Direction, Exchange, Flow, Identity
 from warden.protocols.registry import Operation, resolve
@@ -34,6 +36,7 @@ from warden.server.runtime import Connection, Runtime
 from warden.upstream.broker import CredentialUnavailable, response_headers
 
 log = logging.getLogger("warden.exchange")
+NULL_RECORDER = NullRecorder()
 
 _SESSION_HEADERS = ("x-warden-session", "x-claude-code-session-id")
 
@@ -48,6 +51,9 @@ class Context:
     exchange: Exchange
     recorder: Recorder
     started: float
+    policy_name: str
+    policy: PolicyConfig
+    pipeline: Pipeline
     status: int = 0
     outcome: str = "ok"
 
@@ -95,7 +101,7 @@ async def proxy(request: web.Request) -> web.StreamResponse:
             guess_flavor(request),
         )
     credential = presented_credential(request.headers)
-    identity = runtime.tokens.identify(credential) if credential else None
+    identity = await runtime.identify(credential) if credential else None
     if identity is None:
         return error_response(
             GatewayError(ErrorKind.AUTHENTICATION, _credential_hint(connection)),
@@ -119,15 +125,38 @@ async def proxy(request: web.Request) -> web.StreamResponse:
         user_agent=request.headers.get("user-agent"),
     )
     exchange.session_id = _session_id(request, exchange.id)
-    recorder: Recorder = request.app[RECORDER]
-    ctx = Context(request, runtime, connection, exchange, recorder, time.perf_counter())
+    policy_name, pipeline = runtime.pipeline_for(name, identity)
+    policy = runtime.config.policies[policy_name]
+    exchange.state["recording"] = policy.recording.value
+    exchange.state["review_timeout"] = policy.guardrails.review_timeout
+    recorder: Recorder = (
+        NULL_RECORDER if policy.recording is RecordingMode.OFF else request.app[RECORDER]
+    )
+    ctx = Context(
+        request,
+        runtime,
+        connection,
+        exchange,
+        recorder,
+        time.perf_counter(),
+        policy_name,
+        policy,
+        pipeline,
+    )
     try:
         return await _exchange(ctx)
+    except RecordingFailed:
+        log.exception("recording failed in strict mode", extra={"fields": _ids(ctx)})
+        return _fail(ctx, recording_failed(ctx.exchange.id), outcome="recording_failed")
     except asyncio.CancelledError:
         ctx.outcome = "cancelled"
         raise
     finally:
         await _finish(ctx)
+
+
+def _raw_enabled(recorder: Recorder) -> bool:
+    return bool(getattr(recorder, "raw_enabled", False))
 
 
 def _session_id(request: web.Request, fallback: str) -> str:
@@ -163,7 +192,11 @@ async def _exchange(ctx: Context) -> web.StreamResponse:
             )
         ctx.exchange.streaming = isinstance(parsed, dict) and parsed.get("stream") is True
 
-    policy_name, pipeline = ctx.runtime.pipeline_for(connection.name, ctx.exchange.identity)
+    policy_name, pipeline = ctx.policy_name, ctx.pipeline
+    if ctx.policy.raw_recording and parsed is not None and _raw_enabled(ctx.recorder):
+        await ctx.recorder.record_raw(  # type: ignore[attr-defined]
+            ctx.exchange, RecordKind.REQUEST, {"body": json.loads(body)}
+        )
     if operation is not None and parsed is not None:
         view = JsonRequestView(parsed, operation.name, operation.walker)
         try:

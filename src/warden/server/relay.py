@@ -19,9 +19,16 @@ import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
 
-from warden.errors import ErrorKind, Flavor, GatewayError, error_body, stream_error_event
+from warden.errors import (
+    ErrorKind,
+    Flavor,
+    GatewayError,
+    error_body,
+    recording_failed,
+    stream_error_event,
+)
 from warden.pipeline.chain import Pipeline
-from warden.pipeline.record import RecordKind
+from warden.pipeline.record import RecordingFailed, RecordKind
 from warden.protocols.base import Block, Hold, Item
 from warden.protocols.registry import Operation
 from warden.protocols.sse import RemoteProtocolError, SSEDecoder, SSEEvent
@@ -29,6 +36,7 @@ from warden.server.keys import APPROVALS
 
 if TYPE_CHECKING:
     from warden.server.handler import Context
+
 
 log = logging.getLogger("warden.exchange")
 
@@ -58,6 +66,7 @@ async def relay_raw(
         await ctx.recorder.record(
             ctx.exchange, RecordKind.RESPONSE_BODY, {"bytes": len(body), "status": upstream.status}
         )
+        await ctx.recorder.settle(ctx.exchange)
         return web.Response(status=upstream.status, body=body, headers=headers)
     response = web.StreamResponse(status=upstream.status, headers=headers)
     await response.prepare(ctx.request)
@@ -85,6 +94,10 @@ async def relay_json(
         body = json.loads(raw)
     except ValueError:
         return _error(ctx, GatewayError(ErrorKind.UPSTREAM, "the upstream sent malformed JSON"))
+    if ctx.policy.raw_recording and getattr(ctx.recorder, "raw_enabled", False):
+        await ctx.recorder.record_raw(  # type: ignore[attr-defined]
+            ctx.exchange, RecordKind.RESPONSE_BODY, {"body": json.loads(raw)}
+        )
     try:
         blocks = operation.body(body, ctx.exchange, pipeline)
     except Exception:
@@ -98,6 +111,7 @@ async def relay_json(
         json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
     )
     await ctx.recorder.record(ctx.exchange, RecordKind.RESPONSE_BODY, {"body": body})
+    await ctx.recorder.settle(ctx.exchange)
     headers["Content-Type"] = "application/json"
     return web.Response(status=upstream.status, body=out, headers=headers)
 
@@ -129,6 +143,21 @@ async def _record_new_decisions(ctx: Context, start: int) -> int:
     return len(decisions)
 
 
+def _event_fields(raw: bytes) -> dict[str, str]:
+    """One encoded SSE event as ``{"event", "data"}`` for the recording."""
+    name = ""
+    data: list[str] = []
+    for line in raw.decode("utf-8", "replace").splitlines():
+        if line.startswith("data:"):
+            data.append(line[5:].removeprefix(" "))
+        elif line.startswith("event:"):
+            name = line[6:].strip()
+    out = {"data": "\n".join(data)}
+    if name:
+        out["event"] = name
+    return out
+
+
 class StreamRelay:
     """Runs one SSE response through the stream adapter to the agent."""
 
@@ -155,7 +184,17 @@ class StreamRelay:
         await self.response.prepare(ctx.request)
         try:
             ended = False
+            raw = ctx.policy.raw_recording and getattr(ctx.recorder, "raw_enabled", False)
             async for chunk in upstream.content.iter_any():
+                if raw:
+                    await ctx.recorder.record_raw(  # type: ignore[attr-defined]
+                        ctx.exchange,
+                        RecordKind.RESPONSE_EVENT,
+                        {
+                            "t": round(time.monotonic() - self.t0, 4),
+                            "data": chunk.decode("utf-8", "replace"),
+                        },
+                    )
                 self.decoder.receive_data(chunk)
                 if await self._pump():
                     ended = True
@@ -177,12 +216,26 @@ class StreamRelay:
         except (ConnectionResetError, asyncio.CancelledError):
             ctx.outcome = "cancelled"
             raise
+        except RecordingFailed:
+            log.exception(
+                "recording failed in strict mode", extra={"fields": {"exchange": ctx.exchange.id}}
+            )
+            ctx.outcome = "recording_failed"
+            await self._end_with(recording_failed(ctx.exchange.id), log_it=False)
         except Exception:
             log.exception(
                 "stream inspection failed", extra={"fields": {"exchange": ctx.exchange.id}}
             )
             ctx.outcome = "error"
             await self._end_with(_failed(ctx), log_it=False)
+        try:
+            await ctx.recorder.settle(ctx.exchange)
+        except RecordingFailed:
+            log.exception(
+                "recording failed in strict mode", extra={"fields": {"exchange": ctx.exchange.id}}
+            )
+            ctx.outcome = "recording_failed"
+            await self._end_with(recording_failed(ctx.exchange.id), log_it=False)
         await self.response.write_eof()
         return self.response
 
@@ -223,13 +276,14 @@ class StreamRelay:
     async def _flush(self, chunks: list[bytes]) -> None:
         if not chunks:
             return
-        data = self.ctx.connection.broker.scrub(b"".join(chunks))
-        await self.response.write(data)
-        await self.ctx.recorder.record(
-            self.ctx.exchange,
-            RecordKind.RESPONSE_EVENT,
-            {"t": round(time.monotonic() - self.t0, 4), "data": data.decode("utf-8", "replace")},
-        )
+        broker = self.ctx.connection.broker
+        chunks = [broker.scrub(chunk) for chunk in chunks]
+        await self.response.write(b"".join(chunks))
+        t = round(time.monotonic() - self.t0, 4)
+        for chunk in chunks:
+            await self.ctx.recorder.record(
+                self.ctx.exchange, RecordKind.RESPONSE_EVENT, {"t": t, **_event_fields(chunk)}
+            )
 
     async def _record_decisions(self) -> None:
         self.recorded = await _record_new_decisions(self.ctx, self.recorded)

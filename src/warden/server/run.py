@@ -12,7 +12,7 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -54,10 +54,13 @@ async def serve(
     factories: Sequence[InspectorFactory] = (),
     recorder: Any = None,
     approvals: Any = None,
-    on_started: Any = None,
-    on_stopping: Any = None,
+    setup: Callable[[web.Application], None] | None = None,
+    stop: asyncio.Event | None = None,
 ) -> None:
+    """Serve until SIGTERM / SIGINT (or ``stop`` is set), then drain."""
     app = create_app(config, factories=factories, recorder=recorder, approvals=approvals)
+    if setup is not None:
+        setup(app)
     state = app[STATE]
     host, port = config.host_port
     runner = web.AppRunner(
@@ -77,10 +80,8 @@ async def serve(
         connections=sorted(config.connections),
         tokens=len(config.token_hashes),
     )
-    if on_started is not None:
-        await on_started(app)
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
+    stop = stop or asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, state.reload)
@@ -89,17 +90,16 @@ async def serve(
     log_fields(log, logging.INFO, "shutting down", grace_seconds=config.shutdown_grace)
     state.draining = True
     watcher.cancel()
-    if on_stopping is not None:
-        await on_stopping(app)
     await runner.cleanup()
     log.info("stopped")
 
 
-def run(config: Config, **kwargs: Any) -> None:
+def run_async(main: Coroutine[Any, Any, None]) -> None:
+    """Run the gateway's main coroutine on uvloop."""
     loop_factory = None
     if sys.platform != "win32":
         import uvloop
 
         loop_factory = uvloop.new_event_loop
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(serve(config, **kwargs))
+        runner.run(main)

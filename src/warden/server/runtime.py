@@ -41,6 +41,10 @@ class Runtime:
     generation: int = 0
     extras: dict[str, Any] = field(default_factory=dict)
 
+    async def identify(self, credential: str) -> Identity | None:
+        """The identity a presented gateway credential stands for, if any."""
+        return self.tokens.identify(credential)
+
     def pipeline_for(self, connection: str, identity: Identity) -> tuple[str, Pipeline]:
         conn = self.config.connections[connection]
         base = self.config.policies[conn.policy]

@@ -1,0 +1,367 @@
+"""The recorder: the pipeline's :class:`warden.pipeline.record.Recorder`, backed by the store.
+
+``record`` puts an item in a bounded inbox and returns; one writer thread
+(:mod:`warden.audit.writer`) commits batches. Two modes:
+
+* ``best-effort``: ``record`` never waits; when the inbox is full the event
+  is dropped and counted (``metrics["dropped"]``). ``settle`` returns at once.
+* ``strict``: nothing is dropped. ``record`` waits for room (back-pressure);
+  ``settle(exchange)`` waits until every event recorded so far for the
+  exchange is committed and raises :class:`RecordingFailed` when one could
+  not be (or not within ``settle_timeout``).
+
+Before an exchange's first event the recorder writes an ``exchange`` event
+(identity, client, connection), so who did what is inside the hash chain,
+not only in the sessions table. ``admin_event`` always waits for its commit
+and raises :class:`RecordingFailed` if it cannot be stored, in both modes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from warden.audit import models
+from warden.audit.chain import canonical_text
+from warden.audit.checkpoints import load_or_create_signer
+from warden.audit.crypto import KeyProvider
+from warden.audit.inbox import Inbox
+from warden.audit.models import safe_text
+from warden.audit.sinks import Sink
+from warden.audit.store import Store, now_us
+from warden.audit.writer import ChainWriter, Item
+from warden.pipeline.record import Recorder as PipelineRecorder
+from warden.pipeline.record import RecordingFailed, RecordKind
+from warden.pipeline.types import Exchange
+
+Mode = Literal["best-effort", "strict"]
+_MAX_OPEN_EXCHANGES = 65536
+_ID_SIZE = 255
+
+
+class AuditLog(Protocol):
+    """Where administrative actions are recorded (the recorder implements it)."""
+
+    async def admin_event(self, kind: str, actor: str, payload: dict[str, Any]) -> None: ...
+
+
+@dataclass(slots=True)
+class _Pending:
+    last: int = 0
+    failed: bool = False
+    ended: bool = False
+
+
+def _clean_id(value: str) -> str:
+    if len(value) <= _ID_SIZE and value.isascii() and value.isprintable():
+        return value
+    return safe_text(value, _ID_SIZE)
+
+
+def exchange_payload(exchange: Exchange) -> dict[str, Any]:
+    """The ``exchange`` event: who called, from where, over which connection."""
+    identity = exchange.identity
+    payload: dict[str, Any] = {
+        "subject": identity.subject,
+        "groups": sorted(identity.groups),
+        "auth_method": identity.auth_method,
+        "connection": exchange.connection,
+        "connection_type": exchange.connection_type,
+        "operation": exchange.operation,
+        "streaming": exchange.streaming,
+        "client_address": exchange.client_address,
+        "user_agent": exchange.user_agent,
+    }
+    if identity.display_name:
+        payload["display_name"] = identity.display_name
+    return payload
+
+
+class Recorder:
+    """Records exchanges and admin events into the store, one chain per instance."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        mode: Mode = "best-effort",
+        instance_id: str,
+        batch_interval: float = 0.2,
+        queue_size: int = 10000,
+        raw_key: KeyProvider | None = None,
+        batch_size: int = 2000,
+        checkpoint_interval: float = 60.0,
+        sign_checkpoints: bool = True,
+        sinks: Sequence[Sink] = (),
+        settle_timeout: float = 30.0,
+    ) -> None:
+        if mode not in ("best-effort", "strict"):
+            raise ValueError(f"recording mode must be 'best-effort' or 'strict', not {mode!r}")
+        if not 0 < batch_interval <= 1.0:
+            raise ValueError("batch_interval must be in (0, 1] seconds")
+        self.store = store
+        self.mode: Mode = mode
+        self.strict = mode == "strict"
+        self.chain_id = safe_text(instance_id, 128)
+        self.raw_key = raw_key
+        self.settle_timeout = settle_timeout
+        self._sinks = tuple(sinks)
+        self._sign = sign_checkpoints
+        self._inbox: Inbox[Item] = Inbox(queue_size)
+        self._writer = ChainWriter(
+            store,
+            self.chain_id,
+            self._inbox,
+            batch_size=batch_size,
+            linger=batch_interval,
+            signer=None,
+            checkpoint_interval=checkpoint_interval,
+            key_provider=raw_key,
+            sinks=self._sinks,
+            on_batch=self._batch_done_threadsafe,
+            on_take=self._space_freed_threadsafe,
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._exchanges: OrderedDict[str, _Pending] = OrderedDict()
+        self._waiters: list[tuple[int, int, asyncio.Future[bool]]] = []
+        self._tiebreak = itertools.count()
+        self._processed = 0
+        self._space: asyncio.Event | None = None
+        self._space_wanted = False
+        self._dropped = 0
+        self._started = False
+        self._stopped = False
+
+    # -- lifecycle ---------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load the chain head (and the signing key) and start the writer thread."""
+        if self._started:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._space = asyncio.Event()
+        if self._sign:
+            self._writer.signer = await asyncio.to_thread(
+                load_or_create_signer, self.store.state_dir
+            )
+        await asyncio.to_thread(self._writer.prepare)
+        self._writer.start()
+        self._started = True
+
+    async def stop(self) -> None:
+        """Drain the inbox, sign a last checkpoint, stop the writer and the sinks."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._inbox.close()
+        if self._started:
+            await asyncio.to_thread(self._writer.join)
+        # The writer's last notifications were queued on the loop before the
+        # join finished, so they ran already: what is still waiting failed.
+        for _, _, future in self._waiters:
+            if not future.done():
+                future.set_result(False)
+        self._waiters.clear()
+        if self._space is not None:
+            self._space.set()
+        for sink in self._sinks:
+            await asyncio.to_thread(sink.close)
+
+    async def __aenter__(self) -> Recorder:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    @property
+    def raw_enabled(self) -> bool:
+        return self.raw_key is not None
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        writer = self._writer
+        dropped = self._dropped + (0 if self.strict else writer.failed_events)
+        return {
+            "mode": self.mode,
+            "chain": self.chain_id,
+            "queued": len(self._inbox),
+            "written": writer.written,
+            "dropped": dropped,
+            "batches": writer.batches,
+            "failed_batches": writer.failed_batches,
+            "failed_events": writer.failed_events,
+            "last_commit_ms": round(writer.last_commit_ms, 3),
+            "errors": writer.errors,
+            "checkpoints": writer.checkpoints,
+            "head_seq": writer.head[0],
+        }
+
+    # -- the pipeline's Recorder protocol ------------------------------------
+
+    async def record(
+        self, exchange: Exchange, kind: RecordKind | str, payload: dict[str, Any]
+    ) -> None:
+        """Queue one event of ``exchange``. Takes ownership of ``payload``: do not mutate it."""
+        await self._record(exchange, str(kind), payload, raw=False)
+
+    async def record_raw(
+        self, exchange: Exchange, kind: RecordKind | str, payload: dict[str, Any]
+    ) -> None:
+        """Queue the *unmasked* payload of one step, encrypted at rest.
+
+        Only for deployments that turned raw recording on (``raw_key`` set);
+        it is a programming error otherwise. The chain gets a ``raw`` event
+        naming the step's kind and the ciphertext's digest; only an auditor
+        can reveal the content (``warden audit reveal``).
+        """
+        if self.raw_key is None:
+            raise RuntimeError("raw recording is off: the recorder has no raw_key")
+        await self._record(exchange, str(kind), payload, raw=True)
+
+    async def settle(self, exchange: Exchange) -> None:
+        """Strict mode: wait until the exchange's events are committed."""
+        if not self.strict_for(exchange):
+            return
+        exchange_id = _clean_id(exchange.id)
+        state = self._exchanges.get(exchange_id)
+        # An exchange we no longer track: wait for everything queued so far.
+        target = state.last if state is not None else self._inbox.last_number
+        if state is not None and state.failed:
+            raise RecordingFailed(f"the audit events of exchange {exchange.id} were not stored")
+        if target > self._processed:
+            ok = await self._wait_for(target)
+            if not ok and state is None:
+                raise RecordingFailed(f"the audit events of exchange {exchange.id} were not stored")
+        if state is not None:
+            if state.failed:
+                raise RecordingFailed(f"the audit events of exchange {exchange.id} were not stored")
+            if state.ended and state.last <= self._processed:
+                self._exchanges.pop(exchange_id, None)
+
+    # -- admin events ------------------------------------------------------
+
+    async def admin_event(self, kind: str, actor: str, payload: dict[str, Any]) -> None:
+        """Record an administrative action in this replica's chain and wait for
+        its commit: config reloads, token issuance, approvals, reveals, policy
+        changes. Raises :class:`RecordingFailed` if it cannot be stored."""
+        document = {"action": kind, "actor": actor, "details": payload}
+        canonical_text(document)  # fail here, in the caller, if it is not JSON
+        item: Item = (now_us(), models.ADMIN, None, None, document, False)
+        number = await self._put(item, wait=True)
+        if not await self._wait_for(number):
+            raise RecordingFailed(f"admin event {kind!r} was not stored")
+
+    # -- internals ---------------------------------------------------------
+
+    def strict_for(self, exchange: Exchange) -> bool:
+        """Strict for this exchange: the recorder's mode, or the exchange's
+        policy asking for it (``exchange.state["recording"] == "strict"``)."""
+        return self.strict or exchange.state.get("recording") == "strict"
+
+    async def _record(self, exchange: Exchange, kind: str, payload: Any, *, raw: bool) -> None:
+        ts = now_us()
+        strict = self.strict_for(exchange)
+        exchange_id = _clean_id(exchange.id)
+        session = _clean_id(exchange.session_id)
+        state = self._exchanges.get(exchange_id)
+        if state is None:
+            state = self._exchanges[exchange_id] = _Pending()
+            if len(self._exchanges) > _MAX_OPEN_EXCHANGES:
+                self._exchanges.popitem(last=False)
+            opening = exchange_payload(exchange)
+            number = await self._put(
+                (ts, models.EXCHANGE, session, exchange_id, opening, False), wait=strict
+            )
+            if not number:
+                self._exchanges.pop(exchange_id, None)
+                return
+            state.last = max(state.last, number)
+        number = await self._put((ts, kind, session, exchange_id, payload, raw), wait=strict)
+        if number:
+            state.last = max(state.last, number)
+        if kind == "end":
+            state.ended = True
+            if not strict:
+                self._exchanges.pop(exchange_id, None)
+
+    async def _put(self, item: Item, *, wait: bool) -> int:
+        number = self._inbox.put(item)
+        if number:
+            return number
+        if self._inbox.closed or (self._started and not self._writer.running):
+            if wait:
+                raise RecordingFailed("the audit recorder is not running")
+            self._dropped += 1
+            return 0
+        if not wait:
+            self._dropped += 1
+            return 0
+        space = self._space
+        if space is None:
+            raise RecordingFailed("the audit recorder was not started")
+        while True:
+            space.clear()
+            self._space_wanted = True
+            number = self._inbox.put(item)
+            if number:
+                return number
+            if self._inbox.closed or not self._writer.running:
+                raise RecordingFailed("the audit recorder is not running")
+            await space.wait()
+
+    async def _wait_for(self, target: int) -> bool:
+        if target <= self._processed:
+            return True
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
+        heapq.heappush(self._waiters, (target, next(self._tiebreak), future))
+        self._inbox.flush(target)
+        try:
+            return await asyncio.wait_for(future, self.settle_timeout)
+        except TimeoutError:
+            raise RecordingFailed(
+                f"the audit store did not commit within {self.settle_timeout:g}s"
+            ) from None
+
+    def _space_freed_threadsafe(self) -> None:
+        if self._space_wanted and self._loop is not None and self._space is not None:
+            self._space_wanted = False
+            with contextlib.suppress(RuntimeError):  # the loop is closed
+                self._loop.call_soon_threadsafe(self._space.set)
+
+    def _batch_done_threadsafe(
+        self, first: int, last: int, ok: bool, failed: frozenset[str]
+    ) -> None:
+        if self._loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is closed
+            self._loop.call_soon_threadsafe(self._batch_done, first, last, ok, failed)
+
+    def _batch_done(self, first: int, last: int, ok: bool, failed: frozenset[str]) -> None:
+        self._processed = max(self._processed, last)
+        if not ok:
+            for exchange_id in failed:
+                state = self._exchanges.get(exchange_id)
+                if state is not None:
+                    state.failed = True
+        waiters = self._waiters
+        while waiters and waiters[0][0] <= last:
+            target, _, future = heapq.heappop(waiters)
+            if not future.done():
+                future.set_result(ok or target < first)
+        if self._space is not None and self._space_wanted:
+            self._space_wanted = False
+            self._space.set()
+
+
+if TYPE_CHECKING:
+
+    def _implements_the_pipeline_contract(recorder: Recorder) -> PipelineRecorder:
+        return recorder

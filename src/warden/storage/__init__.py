@@ -1,0 +1,1 @@
+"""Helpers every part of the store shares."""

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from warden.audit.chain import canonical_bytes, canonical_text, event_digest, genesis_hash
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+class Color(enum.StrEnum):
+    RED = "red"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ({"b": 1, "a": [1, 2]}, '{"a":[1,2],"b":1}'),
+        ({"z": {"y": None, "x": True}}, '{"z":{"x":true,"y":null}}'),
+        ({"text": "héllo ✓"}, '{"text":"héllo ✓"}'),
+        ({"ctl": "a\x00b\n"}, '{"ctl":"a\\u0000b\\n"}'),
+        ({"f": 0.1, "i": 10**20}, '{"f":0.1,"i":100000000000000000000}'),
+        ({"set": {"b", "a"}, "tuple": (1, 2)}, '{"set":["a","b"],"tuple":[1,2]}'),
+        ({"enum": Color.RED}, '{"enum":"red"}'),
+        ({"bytes": b"\x00\xff"}, '{"bytes":{"$base64":"AP8="}}'),
+        (
+            {"when": dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.UTC)},
+            '{"when":"2025-01-02T03:04:05+00:00"}',
+        ),
+    ],
+)
+def test_canonical_text(value: object, expected: str) -> None:
+    assert canonical_text(value) == expected
+    assert canonical_bytes(value) == expected.encode("utf-8")
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), {"x": object()}])
+def test_canonical_text_refuses_what_json_cannot_hold(value: object) -> None:
+    with pytest.raises((TypeError, ValueError)):
+        canonical_text(value)
+
+
+@given(json_values)
+def test_canonical_text_round_trips_and_is_stable(value: object) -> None:
+    text = canonical_text(value)
+    assert canonical_text(json.loads(text)) == text
+
+
+@given(
+    chain=st.text(min_size=1, max_size=20),
+    ts=st.integers(0, 2**62),
+    kind=st.sampled_from(["request", "response.event", "decision", "end", "admin"]),
+    session=st.none() | st.text(max_size=20),
+    exchange=st.none() | st.text(max_size=20),
+    payload=st.dictionaries(st.text(max_size=8), json_values, max_size=5),
+    prev=st.text(alphabet="0123456789abcdef", min_size=64, max_size=64),
+)
+def test_event_digest_is_sha256_of_the_canonical_document(
+    chain: str,
+    ts: int,
+    kind: str,
+    session: str | None,
+    exchange: str | None,
+    payload: dict[str, object],
+    prev: str,
+) -> None:
+    document = {
+        "chain": chain,
+        "exchange": exchange,
+        "kind": kind,
+        "payload": payload,
+        "prev": prev,
+        "session": session,
+        "ts": ts,
+        "v": 1,
+    }
+    expected = hashlib.sha256(canonical_bytes(document)).hexdigest()
+    assert event_digest(chain, ts, kind, session, exchange, canonical_text(payload), prev) == (
+        expected
+    )
+
+
+def test_every_field_changes_the_digest() -> None:
+    base = ("c", 1, "request", "s", "x", '{"a":1}', "0" * 64)
+    digests = {event_digest(*base)}
+    for index, other in enumerate(("d", 2, "end", "t", "y", '{"a":2}', "1" * 64)):
+        changed = list(base)
+        changed[index] = other
+        digests.add(event_digest(*changed))
+    assert len(digests) == 8
+
+
+def test_genesis_differs_per_chain() -> None:
+    assert genesis_hash("a") != genesis_hash("b")
+    assert len(genesis_hash("a")) == 64
