@@ -143,7 +143,10 @@ class MaskingConfig(_Strict):
 
 class GuardrailConfig(_Strict):
     enabled: bool = True
-    pack: str = "default"
+    pack: str = Field("default", description="'default' or the path of a pack file")
+    rules: list[dict[str, Any]] = Field(
+        default_factory=list, description="extra rules (same id as a pack rule replaces it)"
+    )
     review_timeout: float = Field(600.0, gt=0)
 
 

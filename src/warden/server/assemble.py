@@ -19,6 +19,7 @@ from warden.approvals.service import ApprovalService
 from warden.approvals.store import ApprovalStore
 from warden.audit import Recorder, instance_id_for, load_key_provider, open_store
 from warden.config.model import Config
+from warden.server import inspectors
 from warden.server.keys import STATE
 from warden.server.logs import log_fields
 from warden.server.run import run_async, serve
@@ -27,7 +28,7 @@ from warden.web.admin import add_routes, admin_auth
 
 log = logging.getLogger("warden.server")
 
-INSPECTOR_FACTORIES: list[InspectorFactory] = []
+INSPECTOR_FACTORIES: list[InspectorFactory] = [inspectors.guardrails]
 
 
 async def start_gateway(config: Config, *, stop: asyncio.Event | None = None) -> None:
