@@ -75,6 +75,9 @@ class ConnectionConfig(_Strict):
     )
     timeouts: Timeouts = Field(default_factory=Timeouts)
     access: AccessConfig = Field(default_factory=AccessConfig)
+    retention_days: float | None = Field(
+        None, gt=0, description="days to keep this connection's recordings (default: store's)"
+    )
 
     @field_validator("api_version", mode="before")
     @classmethod
@@ -168,6 +171,10 @@ class Limits(_Strict):
 
 class StoreConfig(_Strict):
     url: str | None = Field(None, description="default: sqlite in state_dir")
+    retention_days: float | None = Field(
+        None, gt=0, description="days to keep recordings; unset keeps them forever"
+    )
+    retention_interval: float = Field(3600.0, gt=0, description="seconds between purges")
     raw_key: str | None = Field(
         None,
         description="key-encryption key for raw recording: file:PATH or env:VAR",

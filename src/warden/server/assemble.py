@@ -17,7 +17,16 @@ from aiohttp import web
 from warden.approvals.notify import build_notifiers
 from warden.approvals.service import ApprovalService
 from warden.approvals.store import ApprovalStore
-from warden.audit import Recorder, instance_id_for, load_key_provider, open_store
+from warden.audit import (
+    Recorder,
+    RetentionPolicy,
+    Store,
+    instance_id_for,
+    load_key_provider,
+    load_or_create_signer,
+    open_store,
+    purge,
+)
 from warden.config.model import Config
 from warden.server import inspectors
 from warden.server.keys import STATE
@@ -74,6 +83,7 @@ async def start_gateway(config: Config, *, stop: asyncio.Event | None = None) ->
 
         app[STATE].on_reload.append(on_reload)
 
+    retention = asyncio.create_task(_retention(config, store))
     try:
         await serve(
             config,
@@ -84,11 +94,42 @@ async def start_gateway(config: Config, *, stop: asyncio.Event | None = None) ->
             stop=stop,
         )
     finally:
+        retention.cancel()
         await approvals.stop()
         await recorder.stop()
         await http.close()
         store.close()
         log_fields(log, logging.INFO, "store closed", recorder=recorder.metrics)
+
+
+def retention_policy(config: Config) -> RetentionPolicy:
+    return RetentionPolicy(
+        default_days=config.store.retention_days,
+        connections={
+            name: conn.retention_days
+            for name, conn in config.connections.items()
+            if conn.retention_days is not None
+        },
+    )
+
+
+async def _retention(config: Config, store: Store) -> None:
+    """Purge expired recordings now and then; the chain stays verifiable
+    (signed tombstones replace what was deleted)."""
+    policy = retention_policy(config)
+    if not policy.all_days():
+        return
+    signer = load_or_create_signer(config.state_dir)
+    while True:
+        try:
+            result = await asyncio.to_thread(purge, store, policy, signer=signer, actor="retention")
+            if result.events:
+                log_fields(log, logging.INFO, "retention purge", **result.as_dict())
+        except Exception as exc:
+            log_fields(
+                log, logging.ERROR, "retention purge failed", error=f"{type(exc).__name__}: {exc}"
+            )
+        await asyncio.sleep(config.store.retention_interval)
 
 
 def run_gateway(config: Config) -> None:
