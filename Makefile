@@ -15,10 +15,17 @@ CONFIG ?= examples/quickstart.yaml
 
 setup: $(STAMP)
 
+# python3-saml needs lxml and xmlsec built against the system's libxml2
+# (their binary wheels bundle different copies and refuse to load together).
+SAML_DEBS := xmlsec1 libxmlsec1-dev libxml2-dev libxslt1-dev pkg-config gcc python3-dev
+
 $(STAMP): pyproject.toml
+	@pkg-config --exists xmlsec1 2>/dev/null || { \
+	  echo "installing the SAML build dependencies from the Debian packages"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SAML_DEBS); }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-binary lxml,xmlsec -e '.[dev]'
 	touch $@
 
 node:

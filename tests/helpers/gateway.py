@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -24,9 +25,12 @@ GATEWAY_TOKEN = "wdn-test-gateway-token-0001"
 
 
 def gateway_config(upstream: str, *, extra: str = "", policy: str = "") -> str:
+    """A config with the three connection types in front of ``upstream``; each
+    call gets its own state directory (store, keys)."""
+    state = tempfile.mkdtemp(prefix="warden-test-")
     return f"""
 listen: 127.0.0.1:0
-state_dir: /tmp/warden-test-state
+state_dir: {state}
 tokens:
   - name: dev
     subject: dev

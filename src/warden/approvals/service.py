@@ -26,6 +26,7 @@ from warden.approvals.store import (
     PENDING,
     ApprovalRequest,
     ApprovalStore,
+    new_id,
 )
 from warden.pipeline.types import Exchange
 from warden.protocols.base import Hold
@@ -60,36 +61,45 @@ class ApprovalService:
     # -- the gateway side ---------------------------------------------------
     async def review(self, exchange: Exchange, hold: Hold) -> tuple[bool, str]:
         timeout = float(exchange.state.get("review_timeout", self.timeout))
-        request = await asyncio.to_thread(
-            self.store.create,
-            exchange_id=exchange.id,
-            session_id=exchange.session_id,
-            connection=exchange.connection,
-            subject=exchange.identity.subject,
-            groups=tuple(sorted(exchange.identity.groups)),
-            rule=hold.decision.rule,
-            reason=hold.decision.reason,
-            channel=hold.channel.key,
-            context=hold.context[-MAX_CONTEXT:],
-            timeout=timeout,
-            instance_id=self.instance_id,
+        request_id = new_id()
+        exchange.state["approval_id"] = request_id
+        waiter = self._waiters[request_id] = asyncio.Event()
+        notify: asyncio.Task[None] | None = None
+        created = asyncio.ensure_future(
+            asyncio.to_thread(
+                self.store.create,
+                exchange_id=exchange.id,
+                session_id=exchange.session_id,
+                connection=exchange.connection,
+                subject=exchange.identity.subject,
+                groups=tuple(sorted(exchange.identity.groups)),
+                rule=hold.decision.rule,
+                reason=hold.decision.reason,
+                channel=hold.channel.key,
+                context=hold.context[-MAX_CONTEXT:],
+                timeout=timeout,
+                instance_id=self.instance_id,
+                request_id=request_id,
+            )
         )
-        exchange.state["approval_id"] = request.id
-        await self._audit("approval.requested", exchange.identity.subject, request)
-        waiter = self._waiters[request.id] = asyncio.Event()
-        notify = asyncio.create_task(notify_all(self.notifiers, request))
         try:
+            request = await asyncio.shield(created)
+            await self._audit("approval.requested", exchange.identity.subject, request)
+            notify = asyncio.create_task(notify_all(self.notifiers, request))
             return await self._wait(request, waiter, timeout)
         except asyncio.CancelledError:
+            # The agent left: once the row exists, it is cancelled, not left pending.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(created)
             await asyncio.shield(
                 asyncio.to_thread(
-                    self.store.finish_if_pending, request.id, CANCELLED, "the agent disconnected"
+                    self.store.finish_if_pending, request_id, CANCELLED, "the agent disconnected"
                 )
             )
             raise
         finally:
-            self._waiters.pop(request.id, None)
-            if not notify.done():
+            self._waiters.pop(request_id, None)
+            if notify is not None and not notify.done():
                 notify.cancel()
 
     async def _wait(

@@ -32,6 +32,10 @@ PENDING, APPROVED, DENIED, EXPIRED, CANCELLED = (
 )
 
 
+def new_id() -> str:
+    return "apr_" + secrets.token_hex(8)
+
+
 def now_us() -> int:
     return time.time_ns() // 1000
 
@@ -108,10 +112,11 @@ class ApprovalStore:
         context: str,
         timeout: float,
         instance_id: str,
+        request_id: str | None = None,
     ) -> ApprovalRequest:
         created = now_us()
         request = ApprovalRequest(
-            id="apr_" + secrets.token_hex(8),
+            id=request_id or new_id(),
             status=PENDING,
             created_at=created,
             expires_at=created + int(timeout * 1_000_000),

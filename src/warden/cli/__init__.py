@@ -19,6 +19,9 @@ MODULES = (
     "approvals",
     "sessions",
     "audit",
+    "login",
+    "request",
+    "accounts",
 )
 
 

@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from warden.access.config import IdentityConfig, JitRule
 from warden.config.approvals import ApprovalsConfig
 from warden.config.refs import CredentialRef
 
@@ -62,6 +63,9 @@ class AccessConfig(_Strict):
     subjects: list[str] = Field(default_factory=list)
     deny_groups: list[str] = Field(default_factory=list)
     deny_subjects: list[str] = Field(default_factory=list)
+    jit: JitRule | None = Field(
+        None, description="just-in-time: a time-bound grant approved by `approvers` is needed"
+    )
 
 
 class ConnectionConfig(_Strict):
@@ -198,6 +202,7 @@ class Config(BaseModel):
     connections: dict[str, ConnectionConfig]
     policies: dict[str, PolicyConfig] = Field(default_factory=dict)
     approvals: ApprovalsConfig = Field(default_factory=ApprovalsConfig)
+    identity: IdentityConfig = Field(default_factory=IdentityConfig)
     admin_groups: list[str] = Field(
         default_factory=lambda: ["admin"], description="groups allowed the whole admin API"
     )

@@ -16,6 +16,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from warden.access.service import AccessService, ConnectionAccess, default_issuer
+from warden.access.static import StaticTokens
 from warden.approvals.none import NoApprovals
 from warden.config.loader import ConfigError, load_config
 from warden.config.model import Config
@@ -25,6 +27,7 @@ from warden.server.keys import APPROVALS, RECORDER, STATE
 from warden.server.logs import log_fields
 from warden.server.metrics import Metrics
 from warden.server.runtime import InspectorFactory, Runtime, build_runtime
+from warden.web import auth_api
 
 log = logging.getLogger("warden.server")
 
@@ -43,6 +46,7 @@ class AppState:
     ready: bool = False
     draining: bool = False
     on_reload: list[Any] = field(default_factory=list)
+    access: AccessService | None = None
 
     def reload(self, path: Path | None = None) -> bool:
         """Load the config again and swap atomically; keep the old on error."""
@@ -53,7 +57,11 @@ class AppState:
             config = load_config(source)
             _check_reserved(config)
             runtime = build_runtime(
-                config, self.session, self.factories, generation=self.runtime.generation + 1
+                config,
+                self.session,
+                self.factories,
+                generation=self.runtime.generation + 1,
+                access=self.access,
             )
         except ConfigError as exc:
             log_fields(
@@ -75,10 +83,38 @@ class AppState:
             return False
         self.config = config
         self.runtime = runtime
+        if self.access is not None:
+            self.access.reconfigure(
+                config.identity,
+                static_tokens=runtime.tokens,
+                connections=connection_access(config),
+                admin_groups=config.admin_groups,
+            )
         log_fields(log, logging.INFO, "config reloaded", generation=runtime.generation)
         for callback in self.on_reload:
             callback(runtime)
         return True
+
+
+def connection_access(config: Config) -> dict[str, ConnectionAccess]:
+    return {
+        name: ConnectionAccess(conn.access, conn.access.jit)
+        for name, conn in config.connections.items()
+    }
+
+
+def access_service(config: Config, audit: Any = None) -> AccessService:
+    """Who is calling: gateway tokens, sign-in, token exchange, JIT grants."""
+    return AccessService(
+        config.identity,
+        issuer=config.identity.issuer or default_issuer(config.listen),
+        state_dir=config.state_dir,
+        store_url=config.store_url(),
+        static_tokens=StaticTokens(config.token_hashes),
+        connections=connection_access(config),
+        admin_groups=config.admin_groups,
+        audit=audit if hasattr(audit, "admin_event") else None,
+    )
 
 
 def _check_reserved(config: Config) -> None:
@@ -126,6 +162,8 @@ def create_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    state.access = access_service(config, recorder)
+    auth_api.add_routes(app, state.access)  # /auth/…, /.well-known/…, JIT admin API
     app.router.add_route("*", "/{connection}/{tail:.*}", proxy)
     app.router.add_route("*", "/{connection}", proxy)
 
@@ -134,7 +172,7 @@ def create_app(
         state.session = aiohttp.ClientSession(
             connector=connector, auto_decompress=True, trust_env=False, skip_auto_headers=()
         )
-        state.runtime = build_runtime(config, state.session, state.factories)
+        state.runtime = build_runtime(config, state.session, state.factories, access=state.access)
         state.ready = True
 
     async def shutdown(app: web.Application) -> None:

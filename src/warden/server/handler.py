@@ -20,7 +20,6 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from warden.access.authorize import allowed
 from warden.access.static import presented_credential
 from warden.config.model import PolicyConfig, RecordingMode
 from warden.errors import ErrorKind, Flavor, GatewayError, error_body, recording_failed
@@ -107,14 +106,9 @@ async def proxy(request: web.Request) -> web.StreamResponse:
             GatewayError(ErrorKind.AUTHENTICATION, _credential_hint(connection)),
             connection.flavor,
         )
-    if not allowed(connection.config.access, identity):
-        return error_response(
-            GatewayError(
-                ErrorKind.PERMISSION,
-                f"{identity.subject} may not use connection {name!r}",
-            ),
-            connection.flavor,
-        )
+    permitted, why = await runtime.may_use(identity, name)
+    if not permitted:
+        return error_response(GatewayError(ErrorKind.PERMISSION, why), connection.flavor)
     exchange = Exchange(
         id="ex_" + secrets.token_hex(8),
         session_id="",

@@ -12,6 +12,8 @@ from typing import Any
 
 import aiohttp
 
+from warden.access.authorize import allowed
+from warden.access.service import AccessService
 from warden.access.static import StaticTokens
 from warden.config.model import Config, ConnectionConfig, PolicyConfig
 from warden.errors import Flavor
@@ -40,10 +42,23 @@ class Runtime:
     pipelines: dict[str, Pipeline]
     generation: int = 0
     extras: dict[str, Any] = field(default_factory=dict)
+    access: AccessService | None = None
+    """Gateway tokens, sign-in, JIT grants; ``None`` leaves only static tokens."""
 
     async def identify(self, credential: str) -> Identity | None:
         """The identity a presented gateway credential stands for, if any."""
+        if self.access is not None:
+            return await self.access.identify(credential)  # gateway JWT, then static
         return self.tokens.identify(credential)
+
+    async def may_use(self, identity: Identity, connection: str) -> tuple[bool, str]:
+        """The connection's access list (deny wins), and a grant if it is ``jit``."""
+        rules = self.config.connections[connection].access
+        if self.access is not None:
+            return await self.access.may_use(identity, connection, rules, rules.jit)
+        if not allowed(rules, identity):
+            return False, f"{identity.subject} may not use connection {connection!r}"
+        return rules.jit is None, "just-in-time access is not available"
 
     def pipeline_for(self, connection: str, identity: Identity) -> tuple[str, Pipeline]:
         conn = self.config.connections[connection]
@@ -63,6 +78,7 @@ def build_runtime(
     factories: Sequence[InspectorFactory],
     *,
     generation: int = 0,
+    access: AccessService | None = None,
 ) -> Runtime:
     """Build every pipeline and broker; raises if any inspector cannot be built."""
     connections = {
@@ -81,4 +97,5 @@ def build_runtime(
         tokens=StaticTokens(config.token_hashes),
         pipelines=pipelines,
         generation=generation,
+        access=access,
     )

@@ -1,0 +1,1 @@
+"""Alembic migrations of the access store (its own stream and version table)."""
