@@ -127,6 +127,12 @@ def test_client_disconnect_cancels_the_upstream(
 
         asyncio.run(read_a_little_then_leave())
         assert upstream.client_left.wait(5), "the upstream request was not cancelled"
+        outcome = 'connection="claude",status="200",outcome="cancelled"'
+        for _ in range(50):
+            if outcome in get(gateway + "/metrics")[1]:
+                break
+            time.sleep(0.1)
+        assert outcome in get(gateway + "/metrics")[1], "a disconnect is not an upstream error"
 
 
 def test_reload_swaps_atomically_and_refuses_a_bad_file(

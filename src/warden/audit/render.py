@@ -160,6 +160,15 @@ def stream_piece(payload: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
+def stream_pieces(payload: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every piece of a ``response.event`` record: one event, or the
+    ``events`` list the gateway writes per upstream chunk."""
+    events = payload.get("events")
+    items = events if isinstance(events, list) else [payload]
+    pieces = [stream_piece(item) for item in items if isinstance(item, dict)]
+    return [piece for piece in pieces if piece is not None]
+
+
 def response_text(payload: dict[str, Any]) -> str:
     """The text of a whole (non-streamed) response body."""
     body = _json(payload.get("body"))
@@ -216,8 +225,10 @@ def summary(kind: str, payload: Any) -> str:
     if kind == "response.start":
         return f"status {payload.get('status', '?')}"
     if kind == "response.event":
-        piece = stream_piece(payload)
-        return compact(piece[1], 120) if piece else compact(payload, 120)
+        pieces = stream_pieces(payload)
+        return (
+            compact("".join(text for _, text in pieces), 120) if pieces else compact(payload, 120)
+        )
     if kind == "response.body":
         return compact(response_text(payload), 120)
     if kind == "decision":

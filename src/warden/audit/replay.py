@@ -136,10 +136,10 @@ class Replayer:
         self._seen_messages = len(messages)
 
     def _stream(self, payload: dict[str, Any]) -> None:
-        piece = render.stream_piece(payload)
-        if piece is None:
-            return
-        style, text = piece
+        for piece in render.stream_pieces(payload):
+            self._piece(*piece)
+
+    def _piece(self, style: str, text: str) -> None:
         if style == "end":
             self._end_stream()
             return

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 MODULES = (
     "serve",
     "config",
+    "scan",
+    "rules",
     "approvals",
     "sessions",
     "audit",

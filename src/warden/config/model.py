@@ -135,16 +135,21 @@ class RecordingMode(enum.StrEnum):
     STRICT = "strict"
 
 
+MaskAction = Literal["redact", "mask", "hash", "tokenize", "block", "review"]
+
+
 class MaskingConfig(_Strict):
     enabled: bool = True
-    request_action: str = Field(
+    request_action: MaskAction = Field(
         "tokenize", description="action for credential rules on what agents send"
     )
-    response_action: str = Field("redact", description="action for credential rules on output")
+    response_action: MaskAction = Field(
+        "redact", description="action for credential rules on output"
+    )
     pii: bool = Field(False, description="also apply the PII rules")
     disable: list[str] = Field(default_factory=list, description="rule ids to turn off")
     enable: list[str] = Field(default_factory=list, description="opt-in rule ids to turn on")
-    actions: dict[str, str] = Field(default_factory=dict, description="rule id -> action")
+    actions: dict[str, MaskAction] = Field(default_factory=dict, description="rule id -> action")
     custom: list[dict[str, Any]] = Field(default_factory=list)
 
 

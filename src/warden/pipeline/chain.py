@@ -25,18 +25,20 @@ from warden.pipeline.types import (
 class ChannelChain:
     """One response channel run through every interested inspector."""
 
-    __slots__ = ("_ended", "_stages", "channel", "emitted", "max_held")
+    __slots__ = ("_ended", "_fed", "_stages", "channel", "emitted", "max_held")
 
     def __init__(self, channel: Channel, stages: Sequence[ChannelInspector]) -> None:
         self.channel = channel
         self._stages = tuple(stages)
         self._ended = False
+        self._fed: list[str] = []
         self.emitted: list[str] = []
         self.max_held = 0
 
     def feed(self, text: str) -> ChannelOut:
         if self._ended:
             raise RuntimeError(f"channel {self.channel.key} fed after its end")
+        self._fed.append(text)
         if not self._stages:
             self.emitted.append(text)
             return ChannelOut(text)
@@ -69,6 +71,11 @@ class ChannelChain:
     @property
     def held(self) -> int:
         return sum(stage.held for stage in self._stages)
+
+    @property
+    def changed(self) -> bool:
+        """Whether what the channel let through differs from what it was fed."""
+        return "".join(self._fed) != self.text
 
     @property
     def text(self) -> str:

@@ -82,6 +82,8 @@ class ChannelBook:
         out = chain.end()
         self.closed[key] = chain
         self._note_held(chain)
+        if chain.changed:
+            self.exchange.state["rewritten"] = True
         return out, self._note(out)
 
     def emitted(self, key: str) -> str | None:
@@ -91,7 +93,10 @@ class ChannelBook:
     def _note(self, out: ChannelOut) -> Decision | None:
         if out.decisions:
             self.exchange.decisions.extend(out.decisions)
-        return out.flow_decision
+        flow = out.flow_decision
+        if flow is not None:
+            self.exchange.state["rewritten"] = True
+        return flow
 
     def _note_held(self, chain: ChannelChain) -> None:
         state = self.exchange.state

@@ -37,7 +37,7 @@ from warden.web.admin import add_routes, admin_auth
 
 log = logging.getLogger("warden.server")
 
-INSPECTOR_FACTORIES: list[InspectorFactory] = [inspectors.guardrails]
+INSPECTOR_FACTORIES: list[InspectorFactory] = [inspectors.guardrails, inspectors.masking]
 
 
 async def start_gateway(config: Config, *, stop: asyncio.Event | None = None) -> None:
@@ -60,6 +60,8 @@ async def start_gateway(config: Config, *, stop: asyncio.Event | None = None) ->
     )
     await approvals.start()
 
+    loop = asyncio.get_running_loop()
+
     def setup(app: web.Application) -> None:
         app.middlewares.append(admin_auth)
         add_routes(app, store, approvals)
@@ -77,8 +79,9 @@ async def start_gateway(config: Config, *, stop: asyncio.Event | None = None) ->
                 "connections": sorted(runtime.config.connections),
                 "policies": sorted(runtime.config.policies),
             }
-            asyncio.get_running_loop().create_task(
-                recorder.admin_event("config.reload", "warden", details)
+            # Called from the reload's worker thread: hand the event to the loop.
+            loop.call_soon_threadsafe(
+                lambda: loop.create_task(recorder.admin_event("config.reload", "warden", details))
             )
 
         app[STATE].on_reload.append(on_reload)

@@ -16,6 +16,7 @@ from typing import Any
 from warden.config.model import Config, PolicyConfig
 from warden.guard import DEFAULT_PACK, GuardEngine, GuardrailInspector
 from warden.pipeline.types import Inspector
+from warden.server.masking import masking_inspector
 
 
 @lru_cache(maxsize=32)
@@ -31,3 +32,9 @@ def guardrails(name: str, policy: PolicyConfig, config: Config) -> Sequence[Insp
         return []
     engine = _guard_engine(settings.pack, json.dumps(settings.rules, sort_keys=True))
     return [GuardrailInspector(engine)]
+
+
+def masking(name: str, policy: PolicyConfig, config: Config) -> Sequence[Inspector]:
+    if not policy.masking.enabled:
+        return []
+    return [masking_inspector(policy.masking, config.state_dir)]

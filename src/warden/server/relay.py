@@ -107,9 +107,11 @@ async def relay_json(
     if blocks:
         ctx.outcome = "blocked"
         return _error(ctx, _blocked(blocks[0].decision))
-    out = ctx.connection.broker.scrub(
-        json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-    )
+    if ctx.exchange.state.get("rewritten"):
+        encoded = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    else:
+        encoded = raw  # nothing changed: the upstream's bytes, as they were
+    out = ctx.connection.broker.scrub(encoded)
     await ctx.recorder.record(ctx.exchange, RecordKind.RESPONSE_BODY, {"body": body})
     await ctx.recorder.settle(ctx.exchange)
     headers["Content-Type"] = "application/json"
@@ -207,15 +209,17 @@ class StreamRelay:
             await self._end_with(
                 GatewayError(ErrorKind.UPSTREAM, f"the upstream broke the stream: {exc}")
             )
+        except (ConnectionResetError, asyncio.CancelledError):
+            # The agent went away (aiohttp's ClientConnectionResetError, raised
+            # by a write to the agent, is also a ClientError: this comes first).
+            ctx.outcome = "cancelled"
+            raise
         except (aiohttp.ClientError, TimeoutError) as exc:
             await self._end_with(
                 GatewayError(
                     ErrorKind.UPSTREAM, f"the upstream stream failed ({type(exc).__name__})"
                 )
             )
-        except (ConnectionResetError, asyncio.CancelledError):
-            ctx.outcome = "cancelled"
-            raise
         except RecordingFailed:
             log.exception(
                 "recording failed in strict mode", extra={"fields": {"exchange": ctx.exchange.id}}
@@ -240,15 +244,26 @@ class StreamRelay:
         return self.response
 
     async def _pump(self) -> bool:
-        """Feed every complete event; True once the adapter ended the stream."""
+        """Feed every complete event, then write what they released at once;
+        True once the adapter ended the stream."""
+        items: list[Item] = []
         while True:
             event = self.decoder.next_event()
             if not isinstance(event, SSEEvent):
-                return False
-            if await self._write(self.adapter.feed(event)):
-                return True
+                break
+            released = self.adapter.feed(event)
+            items.extend(released)
             if self.adapter.done:
-                return True
+                break
+            if released and isinstance(released[-1], Hold):
+                # Nothing more is fed until the hold is answered; the
+                # events after it wait in the decoder.
+                ended = await self._write(items)
+                if ended or self.adapter.done:
+                    return True
+                items = []
+        ended = await self._write(items)
+        return ended or self.adapter.done
 
     async def _write(self, items: list[Item]) -> bool:
         """Write items; True when the stream has ended (a block)."""
@@ -274,16 +289,18 @@ class StreamRelay:
         return False
 
     async def _flush(self, chunks: list[bytes]) -> None:
+        """One write to the agent and one record for everything released."""
         if not chunks:
             return
         broker = self.ctx.connection.broker
-        chunks = [broker.scrub(chunk) for chunk in chunks]
-        await self.response.write(b"".join(chunks))
-        t = round(time.monotonic() - self.t0, 4)
-        for chunk in chunks:
-            await self.ctx.recorder.record(
-                self.ctx.exchange, RecordKind.RESPONSE_EVENT, {"t": t, **_event_fields(chunk)}
-            )
+        data = broker.scrub(b"".join(chunks))
+        await self.response.write(data)
+        events = [_event_fields(chunk) for chunk in chunks]
+        await self.ctx.recorder.record(
+            self.ctx.exchange,
+            RecordKind.RESPONSE_EVENT,
+            {"t": round(time.monotonic() - self.t0, 4), "events": events},
+        )
 
     async def _record_decisions(self) -> None:
         self.recorded = await _record_new_decisions(self.ctx, self.recorded)

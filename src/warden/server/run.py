@@ -45,7 +45,9 @@ async def _watch(state: AppState, stop: asyncio.Event) -> None:
             continue
         if mtime != seen:
             seen = mtime
-            state.reload()
+            # Built off the loop (a rule change recompiles the detection
+            # engine), then swapped in one assignment.
+            await asyncio.to_thread(state.reload)
 
 
 async def serve(
@@ -84,7 +86,14 @@ async def serve(
     stop = stop or asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, state.reload)
+    reloads: set[asyncio.Future[bool]] = set()
+
+    def on_hup() -> None:
+        future = asyncio.ensure_future(asyncio.to_thread(state.reload))
+        reloads.add(future)
+        future.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, on_hup)
     watcher = asyncio.create_task(_watch(state, stop))
     await stop.wait()
     log_fields(log, logging.INFO, "shutting down", grace_seconds=config.shutdown_grace)

@@ -1,0 +1,153 @@
+"""The engine: what it finds, where, how overlaps resolve, and that both backends agree."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.detect.engines import corpus_lines, default_engine, mini_catalogue, mini_engine
+from warden.detect.catalogue import Catalogue, Rule
+from warden.detect.engine import Engine, Finding
+
+
+def spans(
+    engine: Engine, text: str, actions: list[str | None] | None = None
+) -> list[tuple[str, str]]:
+    return [(f.rule_id, text[f.start : f.end]) for f in engine.scan(text, actions)]
+
+
+@pytest.mark.parametrize("backend", ["hyperscan", "python"])
+def test_findings_cover_the_secret_group(backend: str) -> None:
+    engine = mini_engine(backend)
+    text = 'id AKIAIOSFODNN7EXAMPLF, password = "h7Gk2pQz9Lm4Xw8v" mail bob@example.org'
+    found = engine.scan(text)
+    assert found == [
+        Finding("test-aws-key-id", 3, 23, "redact", "critical"),
+        Finding("test-generic-secret", text.index("h7G"), text.index("h7G") + 16, "hash", "medium"),
+        Finding("test-email", text.index("bob"), len(text), "redact", "low"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "XAKIAIOSFODNN7EXAMPLF",  # \b
+        "AKIAIOSFODNN7EXAMPLFX",
+        'password = "aaaaaaaaaaaaaaaa"',  # entropy
+        "api_key: your-api-key-here",  # allow value
+        "secret=my-example-value-123",  # stopword
+        "token=${GITHUB_TOKEN_VALUE_X}",  # allow pattern
+        "4111 1111 1111 1112",  # luhn
+        "ghp_zQWBuTSOoRi4A9spHcVY5ncnsDkxkJ0mLq18",  # crc
+        "ping 8.8.8.8",  # rule off by default
+    ],
+)
+def test_filters_reject(text: str) -> None:
+    assert mini_engine().scan(text) == []
+
+
+def test_disabled_rules_can_be_turned_on_per_scan() -> None:
+    engine = mini_engine()
+    actions = list(engine.default_actions)
+    actions[engine.catalogue.index("test-ip")] = "mask"
+    assert spans(engine, "ping 8.8.8.8 and 10.0.0.1", actions) == [("test-ip", "8.8.8.8")]
+
+
+def test_offsets_are_characters_in_non_ascii_text() -> None:
+    text = "clé → AKIAIOSFODNN7EXAMPLF ✓ 漢字 bob@example.org"
+    found = mini_engine().scan(text)
+    assert [text[f.start : f.end] for f in found] == ["AKIAIOSFODNN7EXAMPLF", "bob@example.org"]
+
+
+def test_lone_surrogates_are_scanned_like_replacement_characters() -> None:
+    text = "\ud800 AKIAIOSFODNN7EXAMPLF \udfff"
+    [finding] = mini_engine().scan(text)
+    assert text[finding.start : finding.end] == "AKIAIOSFODNN7EXAMPLF"
+
+
+def overlapping() -> Catalogue:
+    return Catalogue(
+        (
+            Rule(id="long-low", pattern=r"key=[a-z0-9]{4,20}", severity="low"),
+            Rule(id="short-high", pattern=r"[0-9]{6}", severity="high"),
+            Rule(id="long-high", pattern=r"=abc[0-9]{6}", severity="high"),
+            Rule(id="stop", pattern=r"abc", action="block", severity="low"),
+        )
+    )
+
+
+@pytest.mark.parametrize("backend", ["hyperscan", "python"])
+def test_overlapping_findings_merge_to_the_most_severe_then_longest(backend: str) -> None:
+    engine = Engine(overlapping(), backend=backend)  # type: ignore[arg-type]
+    text = "key=abc123456 tail"
+    found = engine.scan(text)
+    # the three masking findings overlap: one span over all of them, won by the
+    # longest of the two high-severity ones; the block finding stands apart
+    assert found == [
+        Finding("long-high", 0, 13, "redact", "high"),
+        Finding("stop", 4, 7, "block", "low"),
+    ]
+    assert {f.rule_id for f in engine.scan_all(text)} == {
+        "long-low",
+        "short-high",
+        "long-high",
+        "stop",
+    }
+
+
+def test_empty_and_all_off() -> None:
+    engine = mini_engine()
+    assert engine.scan("") == []
+    assert engine.scan("AKIAIOSFODNN7EXAMPLF", [None] * len(engine.rules)) == []
+
+
+ALPHABET = "ab1 _-.:=\"'\n@AKIghpx4é"
+PIECES = [ex for r in mini_catalogue().rules for ex in (*r.examples, *r.negatives)]
+
+
+@given(
+    st.lists(
+        st.one_of(st.text(alphabet=ALPHABET, max_size=12), st.sampled_from(PIECES)), max_size=8
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_backends_agree_on_the_test_catalogue(parts: list[str]) -> None:
+    text = "".join(parts)
+    actions = [r.action for r in mini_catalogue().rules]
+    assert mini_engine("hyperscan").scan(text, actions) == mini_engine("python").scan(text, actions)
+
+
+@pytest.mark.skipif(not corpus_lines(), reason="shared corpus not present")
+@given(st.data())
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_backends_agree_on_the_default_catalogue(data: st.DataObject) -> None:
+    lines = data.draw(st.lists(st.sampled_from(corpus_lines()), min_size=1, max_size=4))
+    noise = data.draw(st.text(alphabet=ALPHABET, max_size=20))
+    text = noise.join(lines)
+    fast, slow = default_engine("hyperscan"), default_engine("python")
+    assert fast.scan(text) == slow.scan(text)
+
+
+@pytest.mark.parametrize("backend", ["hyperscan", "python"])
+def test_block_findings_never_hide_masking_findings(backend: str) -> None:
+    catalogue = Catalogue(
+        (
+            Rule(id="stop-all", pattern=r"BEGIN[ -~]{1,60}END", action="block"),
+            Rule(id="mail", pattern=r"[a-z]{1,10}@[a-z]{1,10}\.io", severity="low"),
+        )
+    )
+    engine = Engine(catalogue, backend=backend)  # type: ignore[arg-type]
+    text = "BEGIN x bob@ex.io END"
+    assert [(f.rule_id, f.action) for f in engine.scan(text)] == [
+        ("stop-all", "block"),
+        ("mail", "redact"),
+    ]
+
+
+@pytest.mark.parametrize("backend", ["hyperscan", "python"])
+def test_warden_placeholders_are_never_masked_again(backend: str) -> None:
+    engine = mini_engine(backend)
+    text = "K=[TOKEN:test-aws-key-id:0123456789abcdef] and [HASH:test-card:0123456789ab] ok"
+    assert engine.scan(text) == []
+    assert engine.scan("token=[REDACTED:test-generic-secret]") == []

@@ -1,0 +1,118 @@
+"""Pattern analysis: bounds, refusals, prefix closures and candidate patterns."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import re2
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from warden.detect.patterns import (
+    PatternError,
+    analyse,
+    candidate_patterns,
+    exact_closure,
+    literal_pattern,
+    prefix_closure,
+)
+
+PATTERNS = {
+    r"\b((?:AKIA|ASIA)[A-Z2-7]{16})\b": "AKIAIOSFODNN7EXAMPLF",
+    r"(?i)(?:api[_-]?key|token)\s{0,3}[:=]\s{0,3}\"([^\"]{8,64})\"": 'API-KEY = "abcdefgh123"',
+    r"ghp_[A-Za-z0-9]{36}": "ghp_" + "a" * 36,
+    r"\s{0,3}x?y": "  y",
+    r"(?:^|[^0-9])([0-9]{3}-[0-9]{2}-[0-9]{4})(?:[^0-9]|$)": " 123-45-6789 ",
+    r"-----BEGIN [A-Z ]{0,20}KEY-----(?:[A-Za-z0-9+/=]{1,64}\n){1,10}-----END": (
+        "-----BEGIN RSA KEY-----abc\ndef\n-----END"
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("pattern", "lo", "hi", "hi_bytes"),
+    [
+        ("abc", 3, 3, 3),
+        ("a{2,5}", 2, 5, 5),
+        ("(?:ab|c){1,3}", 1, 6, 6),
+        ("[^a]{1,4}", 1, 4, 16),
+        ("(?i)k{2}", 2, 2, 6),  # k folds onto U+212A (3 bytes) in re2 and hyperscan
+        ("é", 1, 1, 4),
+    ],
+)
+def test_widths(pattern: str, lo: int, hi: int, hi_bytes: int) -> None:
+    info = analyse(pattern)
+    assert (info.min_chars, info.max_chars, info.max_bytes) == (lo, hi, hi_bytes)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        ("a+", "unbounded"),
+        ("a{2,}", "unbounded"),
+        ("(?:x|y)*z", "unbounded"),
+        ("a?", "empty"),
+        (r"(a)\1", "unsupported"),
+        ("a(?=b)", "unsupported"),
+        ("(", "does not parse"),
+    ],
+)
+def test_refusals_name_the_problem(pattern: str, message: str) -> None:
+    with pytest.raises(PatternError, match=message):
+        analyse(pattern)
+
+
+@pytest.mark.parametrize(("pattern", "example"), PATTERNS.items())
+def test_every_prefix_of_a_match_is_in_the_closure(pattern: str, example: str) -> None:
+    assert re.fullmatch(pattern, example)
+    for closure in (prefix_closure(pattern), exact_closure(pattern) or ""):
+        compiled = re2.compile(closure)
+        assert not compiled.fullmatch("")
+        for i in range(1, len(example) + 1):
+            assert compiled.fullmatch(example[:i]), (closure, example[:i])
+
+
+@pytest.mark.parametrize(
+    ("pattern", "dead"),
+    [
+        (r"\bghp_[A-Za-z0-9]{4}", "ghq"),
+        (r"\bghp_[A-Za-z0-9]{4}", "ghp_!"),
+        (r"(?i)token\s{0,3}[:=]\s{0,3}\"x", "token: y"),
+    ],
+)
+def test_closure_rejects_what_cannot_become_a_match(pattern: str, dead: str) -> None:
+    assert not re2.compile(prefix_closure(pattern)).fullmatch(dead)
+
+
+def test_exact_closure_keeps_counts() -> None:
+    closure = re2.compile(exact_closure(r"ab{2}c") or "")
+    assert closure.fullmatch("abb")
+    assert not closure.fullmatch("abbb")
+
+
+def test_hyperscan_closure_leaves_out_start_of_text_alternatives() -> None:
+    closure = re2.compile(prefix_closure(r"(?:^|,)abc", hyperscan=True))
+    assert closure.fullmatch(",ab")
+    assert not closure.fullmatch("ab")
+
+
+@given(st.text(alphabet="ab1 _-.:=\"'AKIAgh", max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_candidate_patterns_match_everything_the_original_does(text: str) -> None:
+    for pattern in PATTERNS:
+        wider = [re2.compile(p) for p in candidate_patterns(pattern, 8, 4)]
+        for found in re.finditer(pattern, text, re.ASCII):
+            # a leading ^ is checked at the text's start, like the original's
+            assert any(
+                w.search(text, found.start(), found.end()) is not None
+                and w.search(text, found.start(), found.end()).span() == found.span()
+                for w in wider
+            ), (pattern, found.group(0))
+
+
+@pytest.mark.parametrize("text", ["a.b", "x y", "C:\\path", "é+ü", "(?i)"])
+def test_literal_pattern_is_literal_everywhere(text: str) -> None:
+    pattern = literal_pattern(text)
+    assert re.fullmatch(pattern, text)
+    assert re2.compile(pattern).fullmatch(text)

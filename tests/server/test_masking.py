@@ -1,0 +1,92 @@
+"""Masking on the data path, driven by the SDKs: streamed output, what agents
+send, and a blocking rule, with the default catalogue and policy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import anthropic
+import openai
+import pytest
+
+from tests.fakes.provider import FakeProvider
+from tests.fakes.script import say
+from tests.helpers.gateway import GATEWAY_TOKEN, gateway_config, run_gateway
+from warden.config.loader import parse_config
+from warden.server import inspectors
+
+ANTHROPIC_KEY = (
+    "sk-ant-api03-abcDEF1234567890abcDEF1234567890abcDEF1234567890abcDEF1234567890"
+    "abcDEF1234567890-AbCdEfAA"
+)
+GITHUB_PAT = "ghp_R8zX2kQ9mW4nV7bT1yL5pH3sJ6dF0gC8aE2u"
+PRIVATE_KEY = (
+    "-----BEGIN OPENSSH PRIVATE KEY-----\n"
+    "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n"
+    "QyNTUxOQAAACBXnT1xL0s2ZpW7QJd7pV9w8QeLrG0m4Z3cYH2bXw8cJAAAAJi4m6Vx\n"
+    "-----END OPENSSH PRIVATE KEY-----"
+)
+POLICY = """policies:
+  default:
+    masking:
+      actions: {private-key-block: block}
+"""
+
+
+@pytest.fixture
+def masked(upstream: str, env: dict[str, str]) -> Iterator[str]:
+    config = parse_config(gateway_config(upstream) + POLICY, env=env)
+    factories = [inspectors.guardrails, inspectors.masking]
+    with run_gateway(config, factories=factories) as (url, _):
+        yield url
+
+
+def test_streamed_secrets_are_redacted_in_every_dialect(
+    masked: str, provider: FakeProvider
+) -> None:
+    text = f"Use {ANTHROPIC_KEY} for the API and {GITHUB_PAT} to push."
+    provider.script.push(say(text), say(text), say(text))
+    claude = anthropic.Anthropic(base_url=masked + "/claude", api_key=GATEWAY_TOKEN, max_retries=0)
+    with claude.messages.stream(
+        model="claude-x", max_tokens=200, messages=[{"role": "user", "content": "keys?"}]
+    ) as stream:
+        got = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    expected = (
+        "Use [REDACTED:anthropic-api-key] for the API and [REDACTED:github-pat-classic] to push."
+    )
+    assert got == expected
+    assert final.content[0].type == "text" and final.content[0].text == expected
+    client = openai.OpenAI(base_url=masked + "/openai/v1", api_key=GATEWAY_TOKEN, max_retries=0)
+    chunks = client.chat.completions.create(
+        model="gpt-x", messages=[{"role": "user", "content": "keys?"}], stream=True
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == expected
+    with client.responses.stream(model="gpt-x", input="keys?") as rstream:
+        assert rstream.get_final_response().output_text == expected
+
+
+def test_what_agents_send_is_tokenized_before_the_provider(
+    masked: str, provider: FakeProvider
+) -> None:
+    provider.script.push(say("noted"))
+    claude = anthropic.Anthropic(base_url=masked + "/claude", api_key=GATEWAY_TOKEN, max_retries=0)
+    claude.messages.create(
+        model="claude-x",
+        max_tokens=20,
+        messages=[{"role": "user", "content": f"deploy with {GITHUB_PAT} please"}],
+    )
+    (request,) = provider.recorder.to("/v1/messages")
+    sent = request.json["messages"][0]["content"]
+    assert GITHUB_PAT not in sent
+    assert "[TOKEN:github-pat-classic:" in sent
+
+
+def test_a_blocking_rule_refuses_the_request(masked: str, provider: FakeProvider) -> None:
+    client = openai.OpenAI(base_url=masked + "/openai/v1", api_key=GATEWAY_TOKEN, max_retries=0)
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(
+            model="gpt-x", messages=[{"role": "user", "content": f"here is my key\n{PRIVATE_KEY}"}]
+        )
+    assert "private-key-block" in str(caught.value)
+    assert not provider.recorder.requests
