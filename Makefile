@@ -55,7 +55,7 @@ test: $(STAMP) $(E2E_STAMP) lint typecheck
 unit: $(STAMP)
 	$(BIN)/pytest -q --ignore=tests/e2e
 
-bench: $(STAMP) $(E2E_STAMP)
+bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/run_all.py --out docs/benchmarks.md
 
