@@ -21,7 +21,7 @@ def test_stages_run_in_order_and_each_sees_the_previous_output() -> None:
     assert tool.feed('{"a":').text == ""
     out = tool.end()
     assert out.text == '{"a":'
-    assert [d.rule for d in out.decisions] == ["test-tool", "test-tool"]
+    assert [d.rule for d in out.decisions] == ["test-tool"]
     assert out.flow_decision is not None and out.flow_decision.flow is Flow.DENY
 
 
