@@ -10,10 +10,12 @@ passes because something broke.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import secrets
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +38,17 @@ from warden.upstream.broker import CredentialUnavailable, response_headers
 
 log = logging.getLogger("warden.exchange")
 NULL_RECORDER = NullRecorder()
+
+
+def _id_source() -> Iterator[str]:
+    """Exchange ids: a random per-process prefix and a counter (unique
+    across replicas and restarts, without a system call per exchange)."""
+    prefix = "ex_" + secrets.token_hex(5)
+    for n in itertools.count(1):
+        yield f"{prefix}{n:06x}"
+
+
+_exchange_ids = _id_source()
 
 _SESSION_HEADERS = ("x-warden-session", "x-claude-code-session-id")
 
@@ -110,7 +123,7 @@ async def proxy(request: web.Request) -> web.StreamResponse:
     if not permitted:
         return error_response(GatewayError(ErrorKind.PERMISSION, why), connection.flavor)
     exchange = Exchange(
-        id="ex_" + secrets.token_hex(8),
+        id=next(_exchange_ids),
         session_id="",
         connection=name,
         connection_type=connection.config.type.value,

@@ -6,8 +6,11 @@ callers pass identifiers, counts and durations, never content.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import logging.handlers
+import queue
 import sys
 import time
 from typing import Any
@@ -46,14 +49,43 @@ def _where(tb: Any) -> str:
     return f"{code.co_filename.rsplit('/', 1)[-1]}:{last.tb_lineno} in {code.co_name}"
 
 
+_listener: logging.handlers.QueueListener | None = None
+
+
 def setup_logging(level: str = "info") -> None:
+    """JSON lines on stderr, formatted and written by a background thread so
+    a slow terminal or pipe never stalls the event loop."""
+    global _listener
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    if _listener is not None:
+        _listener.stop()
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    _listener = logging.handlers.QueueListener(records, handler)
+    _listener.start()
+    atexit.register(_listener.stop)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [_FieldsQueueHandler(records)]
     root.setLevel(level.upper())
     # aiohttp's access log would print paths and queries; ours is structured.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+class _FieldsQueueHandler(logging.handlers.QueueHandler):
+    """Hands records over as they are; formatting happens on the listener's
+    thread (the stock QueueHandler would format here, on the event loop)."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        if record.exc_info and record.exc_info[0] is not None:
+            # Keep only what the formatter prints; tracebacks hold frames.
+            exc = record.exc_info[1]
+            fields = dict(record.__dict__.get("fields") or {})
+            fields.setdefault("error", f"{type(exc).__name__}: {exc}")
+            fields.setdefault("where", _where(record.exc_info[2]))
+            record.__dict__["fields"] = fields
+            record.exc_info = None
+            record.exc_text = None
+        return record
 
 
 def log_fields(logger: logging.Logger, level: int, msg: str, **fields: Any) -> None:
