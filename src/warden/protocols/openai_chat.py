@@ -14,7 +14,7 @@ from typing import Any
 
 from warden.pipeline.chain import Pipeline
 from warden.pipeline.types import Channel, ChannelKind, Decision, Exchange, Flow, SlotKind, TextSlot
-from warden.protocols.base import Block, ChannelBook, Item, denial_text, dumps, loads_event
+from warden.protocols.base import Block, ChannelBook, Hold, Item, denial_text, dumps, loads_event
 from warden.protocols.sse import RemoteProtocolError, SSEEvent, encode_event
 
 
@@ -86,6 +86,7 @@ class ChatStream:
         self.book = ChannelBook(exchange, pipeline)
         self._tools: dict[tuple[int, int], _Tool] = {}
         self._template: dict[str, Any] = {}
+        self._held: list[tuple[int, _Tool, str, Decision, dict[str, Any]]] = []
         self.done = False
 
     def feed(self, event: SSEEvent) -> list[Item]:
@@ -112,6 +113,8 @@ class ChatStream:
                 return [result]
             changed |= result[0]
             had_text |= result[1]
+        if self._held:
+            return [*extra, self._hold(data)]
         if not changed:
             return [event.raw, *extra]
         if had_text and self._empty(data):
@@ -190,7 +193,7 @@ class ChatStream:
                 changed = True
         if choice.get("finish_reason") is not None:
             for key in [k for k in self.book.open if k.startswith(f"choice/{i}/")]:
-                ended = self._end_key(key, choice)
+                ended = self._end_key(key, choice, hold_ok=True)
                 if isinstance(ended, Block):
                     return ended
                 changed |= ended
@@ -231,6 +234,30 @@ class ChatStream:
             return None
         return self._announce(j, tool, out.text) if out.text else None
 
+    def _hold(self, data: dict[str, Any]) -> Hold:
+        """Pause the finishing chunk until a reviewer answers for the tool
+        calls held in it (one answer covers all of them)."""
+        held, self._held = self._held, []
+        first = held[0]
+        key = f"choice/{first[4].get('index', 0)}/tool/{first[0]}"
+
+        def resume(approved: bool, message: str) -> list[bytes]:
+            for j, tool, text, decision, choice in held:
+                delta = choice.setdefault("delta", {})
+                if approved:
+                    delta.setdefault("tool_calls", []).append(self._announce(j, tool, text))
+                else:
+                    tool.denied = True
+                    delta["content"] = (delta.get("content") or "") + denial_text(decision, message)
+            for choice in {id(c): c for *_, c in held}.values():
+                i = choice.get("index", 0)
+                tools = [t for (ci, _), t in self._tools.items() if ci == i]
+                if choice.get("finish_reason") == "tool_calls" and all(t.denied for t in tools):
+                    choice["finish_reason"] = "stop"
+            return [encode_event(dumps(data))]
+
+        return Hold(first[3], self.book.closed[key].channel, "".join(h[2] for h in held), resume)
+
     def _announce(self, j: int, tool: _Tool, args: str) -> dict[str, Any]:
         if tool.announced:
             return {"index": j, "function": {"arguments": args}}
@@ -242,7 +269,7 @@ class ChatStream:
             "function": {"name": tool.name, "arguments": args},
         }
 
-    def _end_key(self, key: str, choice: dict[str, Any]) -> Block | bool:
+    def _end_key(self, key: str, choice: dict[str, Any], hold_ok: bool = False) -> Block | bool:
         """End a channel, appending what it still held to this choice's delta.
 
         Returns whether the choice changed (or a Block)."""
@@ -253,6 +280,9 @@ class ChatStream:
             return Block(flow)
         if parts[2] == "tool":
             tool = self._tools[(int(parts[1]), int(parts[3]))]
+            if flow is not None and flow.flow is Flow.HOLD and hold_ok and not tool.denied:
+                self._held.append((int(parts[3]), tool, out.text, flow, choice))
+                return False
             if flow is not None or tool.denied:
                 tool.denied = True
                 note = denial_text(flow) if flow is not None else "[Warden] tool call denied"

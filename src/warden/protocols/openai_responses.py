@@ -16,7 +16,7 @@ from typing import Any
 
 from warden.pipeline.chain import Pipeline
 from warden.pipeline.types import Channel, ChannelKind, Decision, Exchange, Flow, SlotKind, TextSlot
-from warden.protocols.base import Block, ChannelBook, Item, denial_text, dumps, loads_event
+from warden.protocols.base import Block, ChannelBook, Hold, Item, denial_text, dumps, loads_event
 from warden.protocols.sse import SSEEvent, encode_event
 
 # delta event -> (done event, text field on the done event, channel kind, key part)
@@ -109,6 +109,7 @@ class ResponsesStream:
         self.book = ChannelBook(exchange, pipeline)
         self._held_added: dict[int, dict[str, Any]] = {}
         self._denied: dict[int, Decision] = {}
+        self._notes: dict[int, str] = {}
         self._seq = 0
         self._renumber = False
         self._changed = False
@@ -295,18 +296,40 @@ class ResponsesStream:
             if flow.flow is Flow.BLOCK:
                 self.done = True
                 return [Block(flow)]
+            if flow.flow is Flow.HOLD and index not in self._denied:
+                return [self._hold(index, key, data, out.text, flow)]
             self._denied[index] = flow
         if index in self._denied:
             return self._replace_with_message(index, data.get("item_id"), self._denied[index])
+        return self._release_call(index, key, data, out.text)
+
+    def _hold(
+        self, index: int, key: str, data: dict[str, Any], text: str, decision: Decision
+    ) -> Hold:
+        """Pause before the call is announced; a reviewer decides."""
+
+        def resume(approved: bool, message: str) -> list[bytes]:
+            if approved:
+                items = self._release_call(index, key, data, text)
+            else:
+                self._denied[index] = decision
+                self._notes[index] = message
+                items = self._replace_with_message(index, data.get("item_id"), decision)
+            return [item for item in items if isinstance(item, bytes)]
+
+        return Hold(decision, self.book.closed[key].channel, text, resume)
+
+    def _release_call(self, index: int, key: str, data: dict[str, Any], text: str) -> list[Item]:
+        out_text = text
         items = self._release_added(index)
-        if out.text:
+        if out_text:
             items.append(
                 self._emit(
                     {
                         "type": "response.function_call_arguments.delta",
                         "item_id": data.get("item_id"),
                         "output_index": index,
-                        "delta": out.text,
+                        "delta": out_text,
                         "sequence_number": 0,
                     }
                 )
@@ -319,7 +342,7 @@ class ResponsesStream:
     def _replace_with_message(self, index: int, item_id: Any, decision: Decision) -> list[Item]:
         """A denied function call becomes an assistant message saying why."""
         self._held_added.pop(index, None)
-        note = denial_text(decision)
+        note = denial_text(decision, self._notes.get(index))
         msg_id = f"msg_warden_{item_id or index}"
         message = {
             "type": "message",
@@ -365,7 +388,7 @@ class ResponsesStream:
         return [self._emit({**e, "sequence_number": 0}) for e in events]
 
     def _message_item(self, index: int, item_id: Any) -> dict[str, Any]:
-        note = denial_text(self._denied[index])
+        note = denial_text(self._denied[index], self._notes.get(index))
         return {
             "type": "message",
             "id": f"msg_warden_{item_id or index}",
