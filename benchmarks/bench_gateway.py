@@ -59,7 +59,7 @@ OPENAI_KEY = "sk-proj-fake-real-openai-key-0000"
 WARDEN_TOKEN = "wdn-bench-gateway-token-0000000001"
 LITELLM_MASTER_KEY = "sk-bench-litellm-master-key-0000000001"
 
-CONTENDERS = ("direct", "bare", "warden", "litellm")
+CONTENDERS = ("direct", "bare", "warden", "warden-norec", "litellm")
 PROMPT = "Say hello to the benchmark, briefly."
 EXPECT = "ok: " + PROMPT[:20]
 PACED_TEXT = ("The quick brown fox jumps over the lazy dog. " * 20)[:600]  # 200 deltas
@@ -235,9 +235,22 @@ def warden_command() -> list[str]:
     return [sys.executable, "-m", "warden"]
 
 
-def start_warden(fleet: Fleet, upstream: str) -> None:
+def start_warden_norec(fleet: Fleet, upstream: str) -> None:
+    """The quickstart with recording off: the same run shows what recording costs."""
+    config = fleet.workdir / "quickstart-norec.yaml"
+    text = QUICKSTART.read_text()
+    if "recording: best-effort" not in text:
+        fleet.skipped["warden-norec"] = "the quickstart no longer says 'recording: best-effort'"
+        return
+    config.write_text(text.replace("recording: best-effort", "recording: off"))
+    start_warden(fleet, upstream, name="warden-norec", config=config)
+
+
+def start_warden(
+    fleet: Fleet, upstream: str, *, name: str = "warden", config: Path = QUICKSTART
+) -> None:
     port = free_port()
-    state = fleet.workdir / "warden-state"
+    state = fleet.workdir / f"{name}-state"
     state.mkdir(exist_ok=True)
     env = base_env()
     env.update(
@@ -249,14 +262,14 @@ def start_warden(fleet: Fleet, upstream: str) -> None:
         ANTHROPIC_API_KEY=ANTHROPIC_KEY,
         OPENAI_API_KEY=OPENAI_KEY,
     )
-    command = [*warden_command(), "serve", "-c", str(QUICKSTART)]
-    server = spawn("warden", command, fleet.workdir, env, f"http://127.0.0.1:{port}")
+    command = [*warden_command(), "serve", "-c", str(config)]
+    server = spawn(name, command, fleet.workdir, env, f"http://127.0.0.1:{port}")
     problem = wait_ready(server, "/readyz", 60)
     if problem:
         stop_process(server.process)
-        fleet.skipped["warden"] = problem
+        fleet.skipped[name] = problem
         return
-    fleet.servers["warden"] = server
+    fleet.servers[name] = server
 
 
 def ensure_litellm() -> Path | str:
@@ -347,7 +360,12 @@ def start_litellm(fleet: Fleet, upstream: str) -> None:
     fleet.servers["litellm"] = server
 
 
-STARTERS = {"bare": start_bare, "warden": start_warden, "litellm": start_litellm}
+STARTERS = {
+    "bare": start_bare,
+    "warden": start_warden,
+    "warden-norec": start_warden_norec,
+    "litellm": start_litellm,
+}
 
 
 # --- targets ---
@@ -373,9 +391,9 @@ def target(
         return None
     base = server.url
     path = "/v1/messages" if api == "anthropic" else "/v1/chat/completions"
-    if contender == "warden":
+    if contender.startswith("warden"):
         path = ("/claude" if api == "anthropic" else "/openai") + path
-    if contender == "warden":
+    if contender.startswith("warden"):
         secret = WARDEN_TOKEN
     elif contender == "litellm":
         secret = LITELLM_MASTER_KEY
@@ -584,6 +602,12 @@ def phase_throughput(fleet: Fleet, contenders: list[str], p: Params) -> dict[str
         row["vs_litellm"] = (
             row["rps"] / litellm["rps"] if litellm and litellm["rps"] and api == "openai" else None
         )
+        norec = out.get(f"warden-norec/{api}")
+        row["vs_no_recording"] = (
+            row["rps"] / norec["rps"]
+            if norec and norec["rps"] and name.startswith("warden/")
+            else None
+        )
     return out
 
 
@@ -673,6 +697,13 @@ def evaluate(results: dict[str, Any], p: Params) -> list[dict[str, Any]]:
             ("stream TTFB overhead p50 (ms)", "≤ 1", get(ttfb, "added_p50_ms"), "le", 1.0),
             ("req/s vs bare proxy", f"≥ 0.60{TIMES}", get(tput, "vs_bare"), "ge", 0.60),
             ("req/s vs LiteLLM", f"≥ 20{TIMES}", get(tput, "vs_litellm"), "ge", 20.0),
+            (
+                "req/s with recording vs without",
+                f"≥ 0.90{TIMES}",
+                get(tput, "vs_no_recording"),
+                "ge",
+                0.90,
+            ),
             (
                 f"{p.streams:,} open streams, peak RSS (MB)",
                 "≤ 200",
