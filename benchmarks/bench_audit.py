@@ -291,8 +291,12 @@ def main() -> int:
     parser.add_argument("--no-pg", action="store_true")
     parser.add_argument("--kill-trials", type=int, default=3)
     parser.add_argument("--kill-after", type=float, default=2.0, help="seconds before SIGKILL")
-    parser.add_argument("--out", type=Path)
+    parser.add_argument("--out", "--out-json", dest="out", type=Path)
+    parser.add_argument("--quick", action="store_true", help="20,000 events, one kill trial")
     args = parser.parse_args()
+    if args.quick:
+        args.events = min(args.events, 20_000)
+        args.kill_trials = 1
     backends = ["sqlite"] if args.no_pg else ["sqlite", "postgresql"]
     results = []
     with tempfile.TemporaryDirectory(prefix="warden-bench-") as tmp:

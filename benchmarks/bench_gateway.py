@@ -242,7 +242,7 @@ def start_warden_norec(fleet: Fleet, upstream: str) -> None:
     if "recording: best-effort" not in text:
         fleet.skipped["warden-norec"] = "the quickstart no longer says 'recording: best-effort'"
         return
-    config.write_text(text.replace("recording: best-effort", "recording: off"))
+    config.write_text(text.replace("recording: best-effort", 'recording: "off"'))
     start_warden(fleet, upstream, name="warden-norec", config=config)
 
 

@@ -163,6 +163,12 @@ class GuardrailConfig(_Strict):
 
 
 class PolicyConfig(_Strict):
+    @field_validator("recording", mode="before")
+    @classmethod
+    def _off(cls, value: Any) -> Any:
+        # YAML 1.1 reads an unquoted `off` as false.
+        return "off" if value is False else value
+
     masking: MaskingConfig = Field(default_factory=MaskingConfig)
     guardrails: GuardrailConfig = Field(default_factory=GuardrailConfig)
     recording: RecordingMode = RecordingMode.BEST_EFFORT
