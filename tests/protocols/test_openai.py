@@ -9,7 +9,7 @@ from tests.helpers.inspectors import TestInspector
 from tests.protocols.test_anthropic import events
 from warden.pipeline.chain import Pipeline
 from warden.pipeline.types import Exchange, Flow, Identity
-from warden.protocols.base import Block
+from warden.protocols.base import Block, Hold
 from warden.protocols.openai_chat import ChatStream, iter_chat_slots, transform_chat_body
 from warden.protocols.openai_responses import (
     ResponsesStream,
@@ -304,3 +304,26 @@ def test_responses_slots() -> None:
         ("tool_input", "{}"),
         ("tool_result", "ls output"),
     ]
+
+
+def test_chat_text_hold_pauses_and_resumes() -> None:
+    stream = ChatStream(exchange(), Pipeline([TestInspector(upper=False, text_flow_on="secret")]))
+    items: list[Any] = []
+    for event in events(chat_text("ok ", "secret", " more")):
+        items.extend(stream.feed(event))
+    holds = [i for i in items if isinstance(i, Hold)]
+    assert len(holds) == 1
+    approved = data(holds[0].resume(True, ""))
+    assert approved[0]["choices"][0]["delta"]["content"] == "secret"
+
+
+def test_chat_text_hold_denied_ends_the_choice() -> None:
+    stream = ChatStream(exchange(), Pipeline([TestInspector(upper=False, text_flow_on="secret")]))
+    out: list[Any] = []
+    for event in events(chat_text("ok ", "secret", " more")):
+        for item in stream.feed(event):
+            out.extend(item.resume(False, "not today") if isinstance(item, Hold) else [item])
+    chunks = data(out)
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    assert "secret" not in text and "not today" in text and " more" not in text
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"

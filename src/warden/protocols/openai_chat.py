@@ -87,6 +87,7 @@ class ChatStream:
         self._tools: dict[tuple[int, int], _Tool] = {}
         self._template: dict[str, Any] = {}
         self._held: list[tuple[int, _Tool, str, Decision, dict[str, Any]]] = []
+        self._text_hold: tuple[Decision, str, str, dict[str, Any]] | None = None
         self.done = False
 
     def feed(self, event: SSEEvent) -> list[Item]:
@@ -113,6 +114,8 @@ class ChatStream:
                 return [result]
             changed |= result[0]
             had_text |= result[1]
+        if self._text_hold is not None:
+            return [*extra, self._hold_text(data)]
         if self._held:
             return [*extra, self._hold(data)]
         if not changed:
@@ -171,6 +174,7 @@ class ChatStream:
                         raise RemoteProtocolError(f"choice {i} sent {field} after it finished")
                     out, flow = self.book.feed(key, text)
                     if flow is not None:
+                        delta[field] = out.text  # what a hold would release
                         return self._deny_or_block(flow, choice, key)
                     if out.text != text:
                         delta[field] = out.text
@@ -307,15 +311,35 @@ class ChatStream:
     ) -> tuple[bool, bool] | Block:
         if decision.flow is Flow.BLOCK:
             return Block(decision)
-        # Holding text mid-choice in Chat Completions ends the choice with the
-        # explanation (review holds are served by the Anthropic adapter and
-        # the approvals capability).
         delta = choice.setdefault("delta", {})
         field = key.split("/")[2]
+        if decision.flow is Flow.HOLD:
+            # Pause here: the text waits for a reviewer (see feed()).
+            self._text_hold = (decision, key, delta.get(field) or "", choice)
+            delta[field] = ""
+            return True, True
         delta[field] = denial_text(decision)
         choice["finish_reason"] = "stop"
         self.done = True
         return True, True
+
+    def _hold_text(self, data: dict[str, Any]) -> Hold:
+        assert self._text_hold is not None
+        decision, key, text, choice = self._text_hold
+        self._text_hold = None
+        field = key.split("/")[2]
+
+        def resume(approved: bool, message: str) -> list[bytes]:
+            delta = choice.setdefault("delta", {})
+            if approved:
+                delta[field] = text
+                return [encode_event(dumps(data))]
+            delta[field] = "\n" + denial_text(decision, message)
+            choice["finish_reason"] = "stop"
+            self.done = True
+            return [encode_event(dumps(data)), b"data: [DONE]\n\n"]
+
+        return Hold(decision, self.book.open[key].channel, text, resume)
 
 
 def transform_chat_body(body: Any, exchange: Exchange, pipeline: Pipeline) -> list[Block] | None:
