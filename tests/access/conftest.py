@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.access.backends import BACKENDS, store_url_for
 from tests.access.support import AuditSink, Clock, identity_config
+from tests.helpers.backends import BACKENDS, store_url_for
 from warden.access.service import AccessService
 from warden.access.store import AccessStore, open_access_store
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
-from tests.audit.backends import BACKENDS, store_url_for
+from tests.helpers.backends import BACKENDS, store_url_for
 from warden.approvals.service import ApprovalService
 from warden.approvals.store import ApprovalStore, DecisionError
 from warden.pipeline.types import Channel, ChannelKind, Decision, Exchange, Flow, Identity

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.audit.backends import BACKENDS, store_url_for
+from tests.helpers.backends import BACKENDS, store_url_for
 from warden.audit.store import Store, open_store_sync
 
 

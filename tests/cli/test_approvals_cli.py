@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
-from tests.audit.backends import BACKENDS, store_url_for
+from tests.helpers.backends import BACKENDS, store_url_for
 from warden.approvals.store import ApprovalStore
 from warden.cli import main
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.audit.backends import BACKENDS, store_url_for
 from tests.audit.helpers import conversation, exchange, execute
+from tests.helpers.backends import BACKENDS, store_url_for
 from warden.audit import queries
 from warden.audit.crypto import LocalKeyProvider
 from warden.audit.recorder import Recorder

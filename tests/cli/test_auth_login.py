@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from tests.access.backends import BACKENDS, store_url_for
 from tests.access.issuer import CiIssuer, serve_issuer
 from tests.access.support import identity_config
 from tests.access.threaded import LoopThread, browser_sign_in, threaded_gateway
+from tests.helpers.backends import BACKENDS, store_url_for
 from warden.access import client
 from warden.access.service import AccessService
 from warden.cli import login as login_cli

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.access.backends import store_url_for
 from tests.access.support import identity_config
 from tests.access.threaded import LoopThread, browser_sign_in, threaded_gateway
+from tests.helpers.backends import store_url_for
 from warden.access.config import JitRule
 from warden.access.service import AccessService, ConnectionAccess
 from warden.cli import login as login_cli

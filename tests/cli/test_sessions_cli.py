@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.audit.backends import BACKENDS, store_url_for
 from tests.audit.helpers import conversation, exchange
+from tests.helpers.backends import BACKENDS, store_url_for
 from warden.audit.recorder import Recorder
 from warden.audit.store import open_store_sync
 from warden.cli import sessions as sessions_cli

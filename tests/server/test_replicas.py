@@ -12,9 +12,9 @@ from typing import Any
 
 import anthropic
 
-from tests.audit.backends import store_url_for
 from tests.fakes.provider import FakeProvider
 from tests.fakes.script import call_tool
+from tests.helpers.backends import store_url_for
 from tests.helpers.gateway import GATEWAY_TOKEN
 from tests.helpers.process import free_port, warden_process
 

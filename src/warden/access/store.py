@@ -22,9 +22,11 @@ from typing import Any, TypeVar
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Table, create_engine, event, text
+from sqlalchemy import Table, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine
+
+from warden.storage import engine as storage_engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "warden_access_alembic_version"
@@ -42,48 +44,11 @@ def system_clock() -> float:
 
 
 def normalise_url(url: str) -> URL:
-    parsed = make_url(url)
-    if parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    backend = parsed.get_backend_name()
-    if backend not in ("sqlite", "postgresql"):
-        raise ValueError(f"unsupported access store {backend!r}: use sqlite:/// or postgresql://")
-    if backend == "sqlite":
-        database = parsed.database or ""
-        if database in ("", ":memory:") or database.startswith("file:"):
-            raise ValueError("the access store needs an SQLite file: sqlite:///path/to/warden.db")
-    return parsed
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # Take over transaction control from the sqlite3 module so DDL is
-    # transactional and BEGIN IMMEDIATE is possible.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-    finally:
-        cursor.close()
-
-
-def _sqlite_begin(conn: Connection) -> None:
-    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-    conn.exec_driver_sql(f"BEGIN {mode}")
+    return storage_engine.normalise_url(url, what="access store")
 
 
 def create_access_engine(url: str) -> Engine:
-    parsed = normalise_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        Path(parsed.database or "").parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(
-            parsed, connect_args={"check_same_thread": False}, pool_size=4, max_overflow=4
-        )
-        event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
-        return engine
-    return create_engine(parsed, pool_pre_ping=True, pool_size=4, max_overflow=4)
+    return storage_engine.open_engine(url, what="access store", pool_size=4)
 
 
 def alembic_config() -> AlembicConfig:

@@ -25,13 +25,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Table, create_engine, event
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine
 
 from warden.audit import migrate
+from warden.storage import engine as storage_engine
 
 DEFAULT_URL = "sqlite:///var/warden.db"
 STORE_ENV = "WARDEN_STORE"
@@ -80,52 +80,11 @@ def instance_id_for(state_dir: Path) -> str:
 
 
 def normalise_url(url: str) -> URL:
-    parsed = make_url(url)
-    if parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    backend = parsed.get_backend_name()
-    if backend not in ("sqlite", "postgresql"):
-        raise ValueError(f"unsupported audit store {backend!r}: use sqlite:/// or postgresql://")
-    if backend == "sqlite":
-        database = parsed.database or ""
-        if database in ("", ":memory:") or database.startswith("file:"):
-            raise ValueError("the audit store needs an SQLite file: sqlite:///path/to/warden.db")
-    return parsed
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # Take over transaction control from the sqlite3 module so that DDL is
-    # transactional and BEGIN IMMEDIATE is possible (SQLAlchemy's recipe).
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-    finally:
-        cursor.close()
-
-
-def _sqlite_begin(conn: Connection) -> None:
-    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-    conn.exec_driver_sql(f"BEGIN {mode}")
+    return storage_engine.normalise_url(url, what="audit store")
 
 
 def create_store_engine(url: str) -> Engine:
-    parsed = normalise_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        path = Path(parsed.database or "")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(
-            parsed,
-            connect_args={"check_same_thread": False},
-            pool_size=8,
-            max_overflow=8,
-        )
-        event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
-        return engine
-    return create_engine(parsed, pool_pre_ping=True, pool_size=8, max_overflow=8)
+    return storage_engine.open_engine(url, what="audit store", pool_size=8)
 
 
 class Store:
