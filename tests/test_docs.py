@@ -7,8 +7,9 @@ from types import ModuleType
 
 from pydantic import BaseModel
 
+from warden import refs
 from warden.access import config as access_config
-from warden.config import approvals, model, refs
+from warden.config import approvals, model
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 

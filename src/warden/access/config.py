@@ -29,13 +29,14 @@ Example::
 from __future__ import annotations
 
 import fnmatch
-import os
 import re
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from warden.refs import CredentialRef as SecretRef
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -78,28 +79,6 @@ def check_remote_url(url: str) -> str:
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SecretRef(_Strict):
-    """Where a secret comes from: exactly one of ``env`` / ``file``."""
-
-    env: str | None = None
-    file: Path | None = None
-
-    @model_validator(mode="after")
-    def _one_source(self) -> SecretRef:
-        if (self.env is None) == (self.file is None):
-            raise ValueError("give exactly one of 'env' or 'file'")
-        return self
-
-    def resolve(self) -> str:
-        if self.env is not None:
-            value = os.environ.get(self.env, "")
-            if not value:
-                raise LookupError(f"environment variable {self.env} is empty or unset")
-            return value
-        assert self.file is not None
-        return self.file.read_text(encoding="utf-8").strip()
 
 
 class ClaimRule(_Strict):
