@@ -9,11 +9,11 @@ from __future__ import annotations
 import atexit
 import json
 import logging
-import logging.handlers
-import queue
 import sys
+import threading
 import time
-from typing import Any
+from collections import deque
+from typing import Any, TextIO
 
 _RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message"}
 
@@ -49,33 +49,95 @@ def _where(tb: Any) -> str:
     return f"{code.co_filename.rsplit('/', 1)[-1]}:{last.tb_lineno} in {code.co_name}"
 
 
-_listener: logging.handlers.QueueListener | None = None
+class LineWriter:
+    """Formats and writes log records on its own thread, a batch at a time.
+
+    ``put`` (the event loop's side) only appends to a deque: no lock, no
+    wake-up. The thread wakes every ``interval`` seconds, formats what
+    arrived and writes it with one ``write``. Waking a thread per record
+    costs the loop more than the record itself (a GIL hand-over each time);
+    this way a busy gateway pays for one hand-over per interval. A slow
+    terminal or pipe stalls only this thread, never the loop.
+    """
+
+    def __init__(
+        self, stream: TextIO, formatter: logging.Formatter, *, interval: float = 0.1
+    ) -> None:
+        self.stream = stream
+        self.formatter = formatter
+        self.interval = interval
+        self._records: deque[logging.LogRecord] = deque()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="warden-log-writer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def put(self, record: logging.LogRecord) -> None:
+        self._records.append(record)
+
+    def stop(self) -> None:
+        """Write what is queued and stop (idempotent)."""
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(5.0)
+        self.drain()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.drain()
+
+    def drain(self) -> None:
+        records = self._records
+        lines: list[str] = []
+        while records:
+            try:
+                record = records.popleft()
+            except IndexError:  # drained concurrently (stop() after the thread)
+                break
+            try:
+                lines.append(self.formatter.format(record))
+            except Exception:  # a log line must never take the writer down
+                lines.append(json.dumps({"level": "error", "msg": "unformattable log record"}))
+        if not lines:
+            return
+        try:
+            self.stream.write("\n".join(lines) + "\n")
+            self.stream.flush()
+        except (OSError, ValueError):  # closed stream at exit
+            pass
 
 
-def setup_logging(level: str = "info") -> None:
-    """JSON lines on stderr, formatted and written by a background thread so
-    a slow terminal or pipe never stalls the event loop."""
-    global _listener
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    if _listener is not None:
-        _listener.stop()
-    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    _listener = logging.handlers.QueueListener(records, handler)
-    _listener.start()
-    atexit.register(_listener.stop)
+_writer: LineWriter | None = None
+
+
+def setup_logging(level: str = "info", *, interval: float = 0.1) -> None:
+    """JSON lines on stderr, formatted and written by a background thread in
+    batches (see :class:`LineWriter`)."""
+    global _writer
+    if _writer is not None:
+        _writer.stop()
+    _writer = LineWriter(sys.stderr, JsonFormatter(), interval=interval)
+    _writer.start()
+    atexit.register(_writer.stop)
     root = logging.getLogger()
-    root.handlers[:] = [_FieldsQueueHandler(records)]
+    root.handlers[:] = [_DeferredHandler(_writer)]
     root.setLevel(level.upper())
     # aiohttp's access log would print paths and queries; ours is structured.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 
-class _FieldsQueueHandler(logging.handlers.QueueHandler):
-    """Hands records over as they are; formatting happens on the listener's
-    thread (the stock QueueHandler would format here, on the event loop)."""
+class _DeferredHandler(logging.Handler):
+    """Hands records to the :class:`LineWriter` as they are; formatting
+    happens on its thread, not on the event loop."""
 
-    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+    def __init__(self, writer: LineWriter) -> None:
+        super().__init__()
+        self.writer = writer
+
+    def emit(self, record: logging.LogRecord) -> None:
         if record.exc_info and record.exc_info[0] is not None:
             # Keep only what the formatter prints; tracebacks hold frames.
             exc = record.exc_info[1]
@@ -85,7 +147,10 @@ class _FieldsQueueHandler(logging.handlers.QueueHandler):
             record.__dict__["fields"] = fields
             record.exc_info = None
             record.exc_text = None
-        return record
+        # Arguments are merged now: they may be mutated after the call.
+        record.msg = record.getMessage()
+        record.args = None
+        self.writer.put(record)
 
 
 def log_fields(logger: logging.Logger, level: int, msg: str, **fields: Any) -> None:

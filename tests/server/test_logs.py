@@ -1,0 +1,68 @@
+"""The log writer: JSON lines, written in batches off the event loop."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+from warden.server.logs import JsonFormatter, LineWriter, _DeferredHandler
+
+
+def _logger(writer: LineWriter) -> logging.Logger:
+    logger = logging.getLogger("warden.test-logs")
+    logger.handlers[:] = [_DeferredHandler(writer)]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    return logger
+
+
+def test_records_are_written_as_json_lines_in_order_by_stop() -> None:
+    out = io.StringIO()
+    writer = LineWriter(out, JsonFormatter(), interval=60)  # never wakes by itself here
+    writer.start()
+    logger = _logger(writer)
+    items = ["a"]
+    logger.info("first %s", items, extra={"fields": {"exchange": "ex_1", "ms": 1.5}})
+    items.append("mutated after the call")
+    logger.warning("second")
+    assert out.getvalue() == ""  # nothing written on the caller's thread
+    writer.stop()
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [line["msg"] for line in lines] == ["first ['a']", "second"]
+    assert lines[0]["exchange"] == "ex_1" and lines[0]["ms"] == 1.5
+    assert lines[1]["level"] == "warning"
+    writer.stop()  # idempotent
+
+
+def test_exceptions_keep_type_and_place_but_no_traceback() -> None:
+    out = io.StringIO()
+    writer = LineWriter(out, JsonFormatter(), interval=60)
+    writer.start()
+    logger = _logger(writer)
+    secret = "sk-live-do-not-log"
+    try:
+        _ = {"key": secret}
+        raise ValueError("bad input")
+    except ValueError:
+        logger.exception("it failed")
+    writer.stop()
+    line = json.loads(out.getvalue())
+    assert line["error"] == "ValueError: bad input"
+    assert line["where"].startswith("test_logs.py:")
+    assert secret not in out.getvalue()
+
+
+def test_the_thread_writes_batches_at_its_interval() -> None:
+    out = io.StringIO()
+    writer = LineWriter(out, JsonFormatter(), interval=0.01)
+    writer.start()
+    logger = _logger(writer)
+    for n in range(100):
+        logger.info("line %d", n)
+    for _ in range(500):
+        if out.getvalue().count("\n") == 100:
+            break
+        writer._stop.wait(0.01)
+    assert out.getvalue().count("\n") == 100
+    writer.stop()
