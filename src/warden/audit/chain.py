@@ -62,6 +62,7 @@ _ENCODER = json.JSONEncoder(
     default=_default,
 )
 _encode = _ENCODER.encode
+_string = json.encoder.encode_basestring  # what _encode does for a str, without the dispatch
 
 
 def canonical_text(value: Any) -> str:
@@ -100,17 +101,17 @@ def event_digest(
     """
     doc = (
         '{"chain":'
-        + _encode(chain_id)
+        + _string(chain_id)
         + ',"exchange":'
-        + _encode(exchange_id)
+        + ("null" if exchange_id is None else _string(exchange_id))
         + ',"kind":'
-        + _encode(kind)
+        + _string(kind)
         + ',"payload":'
         + payload_text
         + ',"prev":'
-        + _encode(prev_hash)
+        + _string(prev_hash)
         + ',"session":'
-        + _encode(session_id)
+        + ("null" if session_id is None else _string(session_id))
         + ',"ts":'
         + str(int(ts))
         + ',"v":1}'

@@ -41,6 +41,28 @@ BatchCallback = Callable[[int, int, bool, frozenset[str]], None]
 """(first item number, last item number, committed, exchange ids of a failed batch)."""
 
 _LRU_SIZE = 65536
+_EVENT_COLUMNS = (
+    "chain_id",
+    "seq",
+    "ts",
+    "kind",
+    "session_id",
+    "exchange_id",
+    "payload",
+    "prev_hash",
+    "hash",
+)
+
+
+def _insert_sql(store: Store, table: str, columns: Sequence[str]) -> str:
+    """A plain positional INSERT in the driver's own placeholder style."""
+    style = store.engine.dialect.paramstyle
+    marks = {"qmark": "?", "format": "%s", "pyformat": "%s", "numeric": None}
+    mark = marks.get(style)
+    if mark is None:
+        raise ValueError(f"unsupported DB-API parameter style {style!r}")
+    names = ", ".join(columns)
+    return f"INSERT INTO {table} ({names}) VALUES ({', '.join([mark] * len(columns))})"
 
 
 def _reason(exc: Exception) -> str:
@@ -61,7 +83,8 @@ class _Batch:
     __slots__ = ("decisions", "events", "head", "keys", "payloads", "raw", "sessions")
 
     def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
+        self.events: list[tuple[Any, ...]] = []
+        """Rows in :data:`_EVENT_COLUMNS` order."""
         self.payloads: list[Any] = []
         self.sessions: dict[str, dict[str, Any]] = {}
         self.decisions: set[tuple[str, str, str, str]] = set()
@@ -108,6 +131,7 @@ class ChainWriter:
         self._data_keys: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
         self._seen_decisions: OrderedDict[tuple[str, str, str, str], None] = OrderedDict()
         self._sessions_upsert = self._build_sessions_upsert()
+        self._insert_events = _insert_sql(store, schema.events.name, _EVENT_COLUMNS)
         self._thread: threading.Thread | None = None
         self.running = False
         self.written = 0
@@ -230,19 +254,7 @@ class ChainWriter:
                 payload = {"unrecordable": _reason(exc)}
                 text = canonical_text(payload)
                 digest = event_digest(chain, ts, kind, session, exchange, text, prev)
-            events.append(
-                {
-                    "chain_id": chain,
-                    "seq": seq,
-                    "ts": ts,
-                    "kind": kind,
-                    "session_id": session,
-                    "exchange_id": exchange,
-                    "payload": text,
-                    "prev_hash": prev,
-                    "hash": digest,
-                }
-            )
+            events.append((chain, seq, ts, kind, session, exchange, text, prev, digest))
             out.payloads.append(payload)
             prev = digest
             if session is not None and isinstance(payload, dict):
@@ -385,7 +397,9 @@ class ChainWriter:
                     for key_id, _key, wrapped, kek in built.keys.values()
                 ],
             )
-        conn.execute(schema.events.insert(), built.events)
+        # Straight to the driver's executemany: SQLAlchemy's per-row parameter
+        # processing cost as much as SQLite's insert itself.
+        conn.exec_driver_sql(self._insert_events, built.events)
         if built.raw:
             conn.execute(schema.raw_payloads.insert(), built.raw)
         if built.sessions:
@@ -417,15 +431,15 @@ class ChainWriter:
         records = [
             {
                 "type": "event",
-                "chain": row["chain_id"],
-                "seq": row["seq"],
-                "ts": row["ts"],
-                "kind": row["kind"],
-                "session": row["session_id"],
-                "exchange": row["exchange_id"],
+                "chain": row[0],
+                "seq": row[1],
+                "ts": row[2],
+                "kind": row[3],
+                "session": row[4],
+                "exchange": row[5],
                 "payload": payload,
-                "prev": row["prev_hash"],
-                "hash": row["hash"],
+                "prev": row[7],
+                "hash": row[8],
             }
             for row, payload in zip(built.events, built.payloads, strict=True)
         ]
