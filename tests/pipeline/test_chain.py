@@ -39,3 +39,16 @@ def test_changed_is_about_the_whole_channel() -> None:
     rewriting.feed("x")
     rewriting.end()
     assert rewriting.changed
+
+
+def test_whole_is_feed_then_end_for_every_stage() -> None:
+    stages = [TestInspector(name="upper"), TestInspector(name="deny", tool_flow=Flow.DENY)]
+    for kind in (ChannelKind.TEXT, ChannelKind.TOOL_INPUT):
+        fed = Pipeline(stages).open_channel(exchange(), Channel("c/0", kind))
+        first = fed.feed('{"a": "b"}')
+        last = fed.end()
+        at_once = Pipeline(stages).open_channel(exchange(), Channel("c/0", kind))
+        out = at_once.whole('{"a": "b"}')
+        assert out.text == first.text + last.text
+        assert out.decisions == first.decisions + last.decisions
+        assert at_once.text == fed.text and at_once.changed == fed.changed

@@ -5,6 +5,11 @@ the masker sees masked arguments. Decisions from every stage are kept; the
 first one that changes the flow (deny, hold, block) is acted on by the
 protocol adapter. An exception from any stage propagates: the caller stops
 the exchange fail-closed.
+
+What a channel releases is what is recorded. A stage may also offer a
+*delivery form* of released text (``deliver(text) -> ChannelOut``): the
+masker puts vault values back into the arguments of a tool call the agent
+runs, so the recording keeps the placeholders while the agent gets values.
 """
 
 from __future__ import annotations
@@ -66,6 +71,45 @@ class ChannelChain:
             decisions.extend(out.decisions)
             text += out.text
         self.emitted.append(text)
+        return ChannelOut(text, tuple(decisions))
+
+    def whole(self, text: str) -> ChannelOut:
+        """Feed the channel's complete text and end it (a non-streamed body).
+
+        The same as ``feed(text)`` then ``end()``, but a stage that offers a
+        ``whole`` method gets the text in one piece, so it can skip the work
+        a stream needs (deciding what to hold back for the next delta).
+        """
+        if self._ended:
+            raise RuntimeError(f"channel {self.channel.key} fed after its end")
+        self._ended = True
+        self._fed.append(text)
+        decisions: list[Decision] = []
+        for stage in self._stages:
+            at_once = getattr(stage, "whole", None)
+            if at_once is not None:
+                out: ChannelOut = at_once(text)
+                decisions.extend(out.decisions)
+                text = out.text
+                continue
+            fed = stage.feed(text)
+            end = stage.end()
+            decisions.extend(fed.decisions)
+            decisions.extend(end.decisions)
+            text = fed.text + end.text
+        self.emitted.append(text)
+        return ChannelOut(text, tuple(decisions))
+
+    def deliver(self, text: str) -> ChannelOut:
+        """Released ``text`` as the agent receives it, through every stage
+        that has a ``deliver`` (in order); ``text`` itself stays recorded."""
+        decisions: list[Decision] = []
+        for stage in self._stages:
+            deliver = getattr(stage, "deliver", None)
+            if deliver is not None:
+                out: ChannelOut = deliver(text)
+                decisions.extend(out.decisions)
+                text = out.text
         return ChannelOut(text, tuple(decisions))
 
     @property

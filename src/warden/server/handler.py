@@ -275,16 +275,18 @@ async def _forward(
         ) as upstream:
             ctx.status = upstream.status
             out_headers = response_headers(upstream.headers)
-            await ctx.recorder.record(
-                ctx.exchange,
-                RecordKind.RESPONSE_START,
-                {"status": upstream.status, "content_type": upstream.content_type},
-            )
+            # Whole bodies carry their status in their one response.body
+            # event; a stream records when its headers came, for the replay.
             if upstream.status >= 400 or operation is None:
                 if upstream.status >= 400:
                     ctx.outcome = "upstream_error"
                 return await relay_raw(ctx, upstream, out_headers)
             if upstream.content_type == "text/event-stream" and operation.stream is not None:
+                await ctx.recorder.record(
+                    ctx.exchange,
+                    RecordKind.RESPONSE_START,
+                    {"status": upstream.status, "content_type": upstream.content_type},
+                )
                 relay = StreamRelay(ctx, operation, pipeline, out_headers)
                 return await relay.run(upstream)
             if operation.body is not None and upstream.content_type.endswith("json"):
