@@ -11,8 +11,11 @@ head. Nothing here runs on the event loop.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
+import re
+import sqlite3
 import threading
 import time
 import uuid
@@ -41,6 +44,20 @@ BatchCallback = Callable[[int, int, bool, frozenset[str]], None]
 """(first item number, last item number, committed, exchange ids of a failed batch)."""
 
 _LRU_SIZE = 65536
+_SESSION_COLUMNS = (
+    "id",
+    "subject",
+    "groups",
+    "auth_method",
+    "user_agent",
+    "client_address",
+    "connection",
+    "connection_type",
+    "started_at",
+    "ended_at",
+    "outcome",
+    "exchanges",
+)
 _EVENT_COLUMNS = (
     "chain_id",
     "seq",
@@ -54,15 +71,61 @@ _EVENT_COLUMNS = (
 )
 
 
-def _insert_sql(store: Store, table: str, columns: Sequence[str]) -> str:
-    """A plain positional INSERT in the driver's own placeholder style."""
-    style = store.engine.dialect.paramstyle
-    marks = {"qmark": "?", "format": "%s", "pyformat": "%s", "numeric": None}
-    mark = marks.get(style)
-    if mark is None:
-        raise ValueError(f"unsupported DB-API parameter style {style!r}")
-    names = ", ".join(columns)
-    return f"INSERT INTO {table} ({names}) VALUES ({', '.join([mark] * len(columns))})"
+class _RowInserter:
+    """Runs an INSERT as multi-row ``INSERT … VALUES (…), (…), … [ON CONFLICT …]``.
+
+    One statement per ``chunk`` rows, sent straight to the driver: SQLite's
+    driver releases the GIL around every statement it steps, so an
+    ``executemany`` of 2,000 rows handed the GIL back and forth with the
+    event loop 2,000 times per batch, and SQLAlchemy's per-row parameter
+    processing cost as much again. The statement is compiled once by
+    SQLAlchemy for the store's dialect; only its VALUES group is repeated.
+    Rows are tuples in ``columns`` order (no two rows of one call may hit
+    the same conflict target: PostgreSQL refuses that in one statement).
+    """
+
+    _NAMED = re.compile(r"%\((\w+)\)s")
+
+    def __init__(
+        self, store: Store, stmt: Any, columns: Sequence[str], *, chunk: int = 500
+    ) -> None:
+        compiled = stmt.compile(dialect=store.engine.dialect, column_keys=list(columns))
+        sql = compiled.string
+        style = store.engine.dialect.paramstyle
+        if style == "qmark":
+            names = list(compiled.positiontup or ())
+        elif style == "pyformat":
+            names = self._NAMED.findall(sql)
+            sql = self._NAMED.sub("%s", sql)
+        else:
+            raise ValueError(f"unsupported DB-API parameter style {style!r}")
+        at = sql.index(" VALUES (") + len(" VALUES ")
+        close = sql.index(")", at) + 1
+        self._head, self._row, self._tail = sql[:at], sql[at:close], sql[close:]
+        if "?" in self._tail or "%s" in self._tail or sorted(names) != sorted(columns):
+            raise ValueError(f"cannot repeat the VALUES of {sql!r}")
+        order = [list(columns).index(name) for name in names]
+        self._order = None if order == list(range(len(columns))) else order
+        # SQLite before 3.32 allowed 999 parameters a statement; PostgreSQL 65,535.
+        limit = 65535
+        if store.engine.dialect.name == "sqlite" and sqlite3.sqlite_version_info < (3, 32):
+            limit = 999
+        self._chunk = max(1, min(chunk, limit // len(columns)))
+        self._sql: dict[int, str] = {}
+
+    def __call__(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> None:
+        order = self._order
+        for at in range(0, len(rows), self._chunk):
+            part = rows[at : at + self._chunk]
+            sql = self._sql.get(len(part))
+            if sql is None:
+                sql = self._head + ", ".join([self._row] * len(part)) + self._tail
+                self._sql[len(part)] = sql
+            if order is None:
+                params = tuple(itertools.chain.from_iterable(part))
+            else:
+                params = tuple(row[i] for row in part for i in order)
+            conn.exec_driver_sql(sql, params)
 
 
 def _reason(exc: Exception) -> str:
@@ -130,8 +193,10 @@ class ChainWriter:
         self._next_checkpoint = 0.0
         self._data_keys: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
         self._seen_decisions: OrderedDict[tuple[str, str, str, str], None] = OrderedDict()
+        self._who_cache: OrderedDict[Any, dict[str, Any]] = OrderedDict()
         self._sessions_upsert = self._build_sessions_upsert()
-        self._insert_events = _insert_sql(store, schema.events.name, _EVENT_COLUMNS)
+        self._insert_events = _RowInserter(store, schema.events.insert(), _EVENT_COLUMNS)
+        self._upsert_sessions = _RowInserter(store, self._sessions_upsert, _SESSION_COLUMNS)
         self._thread: threading.Thread | None = None
         self.running = False
         self.written = 0
@@ -297,16 +362,38 @@ class ChainWriter:
         row = self._session_row(out, session, ts)
         row["exchanges"] += 1
         if row["subject"] is None:
-            groups = payload.get("groups")
-            row.update(
-                subject=_clip(payload.get("subject"), 255),
-                groups=json.dumps(groups) if groups is not None else None,
-                auth_method=_clip(payload.get("auth_method"), 64),
-                user_agent=_clip(payload.get("user_agent"), 4096),
-                client_address=_clip(payload.get("client_address"), 255),
-                connection=_clip(payload.get("connection"), 255),
-                connection_type=_clip(payload.get("connection_type"), 64),
-            )
+            row.update(self._who(payload))
+
+    def _who(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The session columns an ``exchange`` event fills, cached: the same
+        caller, client and connection come back exchange after exchange."""
+        groups = payload.get("groups")
+        key: Any = (
+            payload.get("subject"),
+            tuple(groups) if isinstance(groups, list) else groups,
+            payload.get("auth_method"),
+            payload.get("user_agent"),
+            payload.get("client_address"),
+            payload.get("connection"),
+            payload.get("connection_type"),
+        )
+        try:
+            found = self._who_cache.get(key)
+        except TypeError:  # an unhashable value: not from our recorder
+            found, key = None, None
+        if found is None:
+            found = {
+                "subject": _clip(payload.get("subject"), 255),
+                "groups": json.dumps(groups) if groups is not None else None,
+                "auth_method": _clip(payload.get("auth_method"), 64),
+                "user_agent": _clip(payload.get("user_agent"), 4096),
+                "client_address": _clip(payload.get("client_address"), 255),
+                "connection": _clip(payload.get("connection"), 255),
+                "connection_type": _clip(payload.get("connection_type"), 64),
+            }
+            if key is not None:
+                self._remember(self._who_cache, key, found)
+        return found
 
     def _session_end(self, out: _Batch, session: str, ts: int, payload: dict[str, Any]) -> None:
         row = self._session_row(out, session, ts)
@@ -397,14 +484,15 @@ class ChainWriter:
                     for key_id, _key, wrapped, kek in built.keys.values()
                 ],
             )
-        # Straight to the driver's executemany: SQLAlchemy's per-row parameter
-        # processing cost as much as SQLite's insert itself.
-        conn.exec_driver_sql(self._insert_events, built.events)
+        self._insert_events(conn, built.events)
         if built.raw:
             conn.execute(schema.raw_payloads.insert(), built.raw)
         if built.sessions:
             # Sorted, so replicas sharing sessions lock rows in one order.
-            conn.execute(self._sessions_upsert, [built.sessions[k] for k in sorted(built.sessions)])
+            self._upsert_sessions(
+                conn,
+                [[built.sessions[k][c] for c in _SESSION_COLUMNS] for k in sorted(built.sessions)],
+            )
         if built.decisions:
             conn.execute(
                 self.store.insert(schema.session_decisions).on_conflict_do_nothing(),
