@@ -16,11 +16,12 @@ CONFIG ?= examples/quickstart.yaml
 setup: $(STAMP)
 
 # python3-saml needs lxml and xmlsec built against the system's libxml2
-# (their binary wheels bundle different copies and refuse to load together).
+# (their binary wheels bundle different copies and refuse to load together);
+# the tests' SAML identity provider (pysaml2) runs the xmlsec1 program.
 SAML_DEBS := xmlsec1 libxmlsec1-dev libxml2-dev libxslt1-dev pkg-config gcc python3-dev
 
 $(STAMP): pyproject.toml
-	@pkg-config --exists xmlsec1 2>/dev/null || { \
+	@{ pkg-config --exists xmlsec1 && command -v xmlsec1; } >/dev/null 2>&1 || { \
 	  echo "installing the SAML build dependencies from the Debian packages"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SAML_DEBS); }
 	$(PYTHON) -m venv $(VENV)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from warden.access.claims import GroupResult
 from warden.access.config import IdentityConfig
@@ -25,9 +26,11 @@ from warden.access.device import DeviceGrant, DeviceIdentity, PollResult
 from warden.access.exchange import Exchanged
 from warden.access.logins import LoginState
 from warden.access.oidc import LoginFailed, OidcClient, SignedIn
-from warden.access.saml import SamlServiceProvider
 from warden.access.service import AccessService, Issued
 from warden.access.sessions import RefreshReuse
+
+if TYPE_CHECKING:
+    from warden.access.saml import SamlServiceProvider
 
 log = logging.getLogger("warden.access")
 
@@ -80,6 +83,10 @@ class Flows:
         )
 
     def saml(self) -> SamlServiceProvider:
+        # Imported here: python3-saml and xmlsec cost 8 MB a process that
+        # never signs anyone in with SAML would carry for nothing.
+        from warden.access.saml import SamlServiceProvider
+
         if self.config.saml is None:
             raise LoginFailed("SAML sign-in is not configured")
         return SamlServiceProvider(
