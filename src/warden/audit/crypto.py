@@ -2,10 +2,13 @@
 
 Each session's raw payloads are encrypted with AES-256-GCM under a fresh
 *data key*; the data key is stored only wrapped (RFC 3394 AES key wrap) by a
-*key-encryption key* (KEK) that never touches the database. A
-:class:`KeyProvider` holds the KEKs: :class:`LocalKeyProvider` reads them
-from a file or an environment variable; a KMS plugs in by implementing the
-same three members.
+*key-encryption key* (KEK) that never touches the database; the wrapped
+key is stored with the id of the KEK that wrapped it, so a rotated KEK still
+unwraps what its predecessors wrapped. A :class:`KeyProvider` holds the KEKs:
+:class:`LocalKeyProvider` reads them from a file or an environment variable,
+:class:`~warden.audit.vault.VaultTransitKeyProvider` asks HashiCorp Vault's
+transit engine; another KMS plugs in by implementing the same three members.
+A :class:`KeyRing` combines providers, for moving from one to another.
 
 A KEK file holds one base64-encoded 32-byte key per line; the first line is
 the current key (used to wrap new data keys), the others are older keys kept
@@ -18,7 +21,7 @@ import base64
 import hashlib
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -34,7 +37,14 @@ class KeyProviderError(Exception):
     """A KEK is missing, malformed, or does not unwrap a data key."""
 
 
+class UnknownKeyError(KeyProviderError):
+    """The provider does not hold the KEK a data key was wrapped with."""
+
+
 class KeyProvider(Protocol):
+    """Where the key-encryption keys are. ``wrap`` runs in the audit writer's
+    thread and ``unwrap`` in a worker thread: both may block (a KMS call)."""
+
     @property
     def key_id(self) -> str:
         """The id of the KEK that wraps new data keys."""
@@ -43,7 +53,9 @@ class KeyProvider(Protocol):
     def wrap(self, data_key: bytes) -> bytes: ...
 
     def unwrap(self, wrapped: bytes, key_id: str) -> bytes:
-        """Unwrap a data key wrapped by the KEK ``key_id``; raise :class:`KeyProviderError`."""
+        """Unwrap a data key wrapped by the KEK ``key_id``; raise
+        :class:`UnknownKeyError` if this provider does not hold that KEK,
+        :class:`KeyProviderError` for any other failure."""
         ...
 
 
@@ -103,7 +115,7 @@ class LocalKeyProvider:
     def unwrap(self, wrapped: bytes, key_id: str) -> bytes:
         kek = self._keys.get(key_id)
         if kek is None:
-            raise KeyProviderError(f"key-encryption key {key_id} is not available")
+            raise UnknownKeyError(f"key-encryption key {key_id} is not available")
         try:
             return aes_key_unwrap(kek, wrapped)
         except (InvalidUnwrap, ValueError) as exc:
@@ -112,21 +124,62 @@ class LocalKeyProvider:
             ) from exc
 
 
-def load_key_provider(spec: str | None = None) -> LocalKeyProvider | None:
-    """``file:PATH`` or ``env:VAR``; without a spec, ``$WARDEN_AUDIT_KEK_FILE``
-    or ``$WARDEN_AUDIT_KEK`` when set, else ``None`` (raw recording off)."""
-    if spec:
-        scheme, _, rest = spec.partition(":")
-        if scheme == "file" and rest:
-            return LocalKeyProvider.from_file(rest)
-        if scheme == "env" and rest:
-            return LocalKeyProvider.from_env(rest)
-        raise KeyProviderError(f"key spec {spec!r}: expected file:PATH or env:VAR")
+class KeyRing:
+    """Several providers as one: the first wraps new data keys, and a data key
+    is unwrapped by whichever provider holds its KEK. For moving from one
+    provider to another (a KEK file to Vault) without losing old records."""
+
+    def __init__(self, providers: Sequence[KeyProvider]) -> None:
+        if not providers:
+            raise KeyProviderError("no key-encryption key given")
+        self.providers = tuple(providers)
+
+    @property
+    def key_id(self) -> str:
+        return self.providers[0].key_id
+
+    def wrap(self, data_key: bytes) -> bytes:
+        return self.providers[0].wrap(data_key)
+
+    def unwrap(self, wrapped: bytes, key_id: str) -> bytes:
+        for provider in self.providers:
+            try:
+                return provider.unwrap(wrapped, key_id)
+            except UnknownKeyError:
+                continue
+        raise UnknownKeyError(f"key-encryption key {key_id} is not available")
+
+
+SPEC_FORMS = "file:PATH, env:VAR or vault-transit:URL"
+
+
+def load_key_provider(spec: str | Sequence[str] | None = None) -> KeyProvider | None:
+    """A provider for ``file:PATH``, ``env:VAR`` or ``vault-transit:URL``
+    (:mod:`warden.audit.vault`); for a list of specs a :class:`KeyRing` (the
+    first wraps, all unwrap). Without a spec, ``$WARDEN_AUDIT_KEK_FILE`` or
+    ``$WARDEN_AUDIT_KEK`` when set, else ``None`` (raw recording off)."""
+    specs = [spec] if isinstance(spec, str) else list(spec or ())
+    if specs:
+        providers = [_provider(one) for one in specs]
+        return providers[0] if len(providers) == 1 else KeyRing(providers)
     if os.environ.get(KEK_FILE_ENV):
         return LocalKeyProvider.from_file(os.environ[KEK_FILE_ENV])
     if os.environ.get(KEK_ENV):
         return LocalKeyProvider.from_env(KEK_ENV)
     return None
+
+
+def _provider(spec: str) -> KeyProvider:
+    scheme, _, rest = spec.partition(":")
+    if scheme == "file" and rest:
+        return LocalKeyProvider.from_file(rest)
+    if scheme == "env" and rest:
+        return LocalKeyProvider.from_env(rest)
+    if scheme == "vault-transit" and rest:
+        from warden.audit.vault import VaultTransitKeyProvider  # imports this module
+
+        return VaultTransitKeyProvider.from_spec(spec)
+    raise KeyProviderError(f"key spec {spec!r}: expected {SPEC_FORMS}")
 
 
 def generate_kek_text() -> str:

@@ -3,9 +3,15 @@
 The reveal is recorded *before* anything is decrypted, so there is no reveal
 without its audit event (a failed attempt is recorded too). From a separate
 process (the CLI) the event goes to the shared ``admin`` chain through a
-:class:`~warden.audit.appender.LockedAppender`; inside the gateway use
-:func:`reveal_async` with the recorder, which records it in the replica's
-chain.
+:class:`~warden.audit.appender.LockedAppender`; inside the gateway (the admin
+API) use :func:`reveal_async` with the recorder, which records it in the
+replica's chain.
+
+The errors say what went wrong, so a caller can answer precisely:
+:class:`NotAnAuditor`, :class:`ReasonRequired`, :class:`EventNotFound`,
+:class:`NotRevealable` (no raw payload was kept for that event),
+:class:`KeyUnavailable` (the key-encryption key cannot be reached), and
+plain :class:`RevealError` for a payload that was altered.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +41,27 @@ class RevealError(Exception):
 
 class RevealDenied(RevealError):
     """The caller is not an auditor, or gave no reason."""
+
+
+class NotAnAuditor(RevealDenied):
+    """The caller is not in the ``auditor`` group."""
+
+
+class ReasonRequired(RevealDenied):
+    """The caller gave no reason."""
+
+
+class EventNotFound(RevealError):
+    """No such event (or not in the session named)."""
+
+
+class NotRevealable(RevealError):
+    """The event holds no raw payload: not a raw event, raw recording was off
+    or had no key, or the payload was purged."""
+
+
+class KeyUnavailable(RevealError):
+    """The key-encryption key is not configured, not reachable, or wrong."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,24 +97,29 @@ class Revealed:
 
 def check_auditor(actor: Identity, reason: str) -> str:
     if AUDITOR_GROUP not in actor.groups:
-        raise RevealDenied(f"{actor.subject} is not in the {AUDITOR_GROUP!r} group")
+        raise NotAnAuditor(f"{actor.subject} is not in the {AUDITOR_GROUP!r} group")
     reason = " ".join(reason.split())
     if not reason:
-        raise RevealDenied("a reveal needs a reason")
+        raise ReasonRequired("a reveal needs a reason")
     return reason
 
 
-def load_raw_event(store: Store, event_id: int) -> RawEvent:
+def load_raw_event(store: Store, event_id: int, *, session_id: str | None = None) -> RawEvent:
+    """The raw event ``event_id`` (of ``session_id``, when given)."""
     with store.engine.connect() as conn:
         row = conn.execute(select(schema.events).where(schema.events.c.id == event_id)).first()
-    if row is None:
-        raise RevealError(f"no event {event_id}")
+    if row is None or (session_id is not None and row.session_id != session_id):
+        where = f" in session {session_id!r}" if session_id is not None else ""
+        raise EventNotFound(f"no event {event_id}{where}")
     event = models.EventInfo.from_row(row)
     payload = event.payload
     if event.kind != models.RAW or not isinstance(payload, dict):
-        raise RevealError(f"event {event_id} is a {event.kind} event, not a raw payload")
+        raise NotRevealable(
+            f"event {event_id} is a {event.kind} event, not a raw payload: "
+            "raw recording keeps the unmasked content in separate raw events"
+        )
     if "sha256" not in payload:
-        raise RevealError(f"event {event_id} holds no payload: {payload.get('unrecordable')}")
+        raise NotRevealable(f"event {event_id} holds no payload: {payload.get('unrecordable')}")
     return RawEvent(
         event,
         str(payload.get("of", "")),
@@ -96,9 +129,14 @@ def load_raw_event(store: Store, event_id: int) -> RawEvent:
     )
 
 
-def audit_details(raw: RawEvent, actor: Identity, reason: str) -> dict[str, Any]:
+def audit_details(
+    raw: RawEvent, actor: Identity, reason: str, context: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """What the reveal event records; ``context`` adds how it was asked for
+    (``via``, ``client``) without overriding any of these."""
     event = raw.event
     return {
+        **(context or {}),
         "event": event.id,
         "chain": event.chain_id,
         "seq": event.seq,
@@ -122,9 +160,9 @@ def decrypt_raw(store: Store, raw: RawEvent, keys: crypto.KeyProvider) -> Reveal
             select(schema.data_keys).where(schema.data_keys.c.id == raw.data_key_id)
         ).first()
     if sealed is None:
-        raise RevealError(f"the raw payload of event {event.id} is gone (purged?)")
+        raise NotRevealable(f"the raw payload of event {event.id} is gone (purged?)")
     if wrapped is None:
-        raise RevealError(f"the data key of event {event.id} is gone")
+        raise NotRevealable(f"the data key of event {event.id} is gone")
     if hashlib.sha256(sealed.ciphertext).hexdigest() != raw.sha256:
         raise RevealError(f"the raw payload of event {event.id} was altered")
     try:
@@ -133,7 +171,7 @@ def decrypt_raw(store: Store, raw: RawEvent, keys: crypto.KeyProvider) -> Reveal
             data_key, sealed.nonce, sealed.ciphertext, crypto.raw_aad(event.chain_id, event.seq)
         )
     except crypto.KeyProviderError as exc:
-        raise RevealError(str(exc)) from exc
+        raise KeyUnavailable(str(exc)) from exc
     except InvalidTag as exc:
         raise RevealError(f"the raw payload of event {event.id} does not decrypt") from exc
     return Revealed(
@@ -169,12 +207,22 @@ async def reveal_async(
     *,
     actor: Identity,
     reason: str,
-    keys: crypto.KeyProvider,
+    keys: crypto.KeyProvider | None,
     audit: AuditLog,
+    session_id: str | None = None,
+    context: Mapping[str, Any] | None = None,
 ) -> Revealed:
     """:func:`reveal` for the gateway: the reveal is recorded through ``audit``
-    (the recorder's ``admin_event``, which waits for the commit)."""
+    (the recorder's ``admin_event``, which waits for the commit and raises
+    :class:`~warden.pipeline.record.RecordingFailed` if it cannot be stored:
+    then nothing is decrypted). ``session_id`` limits it to that session's
+    events; ``context`` goes into the audit event."""
     reason = check_auditor(actor, reason)
-    raw = await asyncio.to_thread(load_raw_event, store, event_id)
-    await audit.admin_event("raw.reveal", actor.subject, audit_details(raw, actor, reason))
+    raw = await asyncio.to_thread(load_raw_event, store, event_id, session_id=session_id)
+    if keys is None:
+        raise KeyUnavailable(
+            "this gateway has no key-encryption key for raw payloads (set store.raw_key)"
+        )
+    details = audit_details(raw, actor, reason, context)
+    await audit.admin_event("raw.reveal", actor.subject, details)
     return await asyncio.to_thread(decrypt_raw, store, raw, keys)

@@ -7,10 +7,20 @@ Mounted by the admin server, which authenticates callers first::
     GET {prefix}/sessions/{id}/export  ?format=jsonl|csv
     GET {prefix}/export                ?format=jsonl|csv ?admin=1 and the list filters
     GET {prefix}/verify                the verification report
+    POST {prefix}/sessions/{id}/events/{event_id}/reveal   {"reason": "..."}
 
 ``since``/``until`` take ISO 8601 or an age (``2h``, ``7d``). Errors are
 ``{"error": "..."}`` with status 400 or 404. Store queries run in worker
 threads; exports stream.
+
+A reveal decrypts one ``raw`` event (its ``id`` in the session's events):
+only for callers in the ``auditor`` group (admins are not auditors by
+default), with a reason; the reveal is recorded in the gateway's chain
+before anything is decrypted. The gateway's recorder (``app[RECORDER]``)
+records it and holds the key-encryption key. Errors: 401 no identity, 403
+not an auditor, 400 no reason, 404 no such event in that session, 409 no
+raw payload was kept for it (raw recording was off, or it was purged or
+altered), 503 the key-encryption key or the audit store is unavailable.
 """
 
 from __future__ import annotations
@@ -23,13 +33,36 @@ from typing import Any
 from aiohttp import web
 
 from warden.audit import export, models, queries
+from warden.audit.recorder import Recorder
+from warden.audit.reveal import (
+    AUDITOR_GROUP,
+    EventNotFound,
+    KeyUnavailable,
+    NotAnAuditor,
+    NotRevealable,
+    ReasonRequired,
+    RevealError,
+    reveal_async,
+)
 from warden.audit.store import Store
 from warden.audit.verify import verify
+from warden.pipeline.record import RecordingFailed
+from warden.pipeline.types import Identity
+from warden.server.keys import RECORDER
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 _CHUNK_LINES = 500
 _CONTENT_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv"}
+MAX_REASON = 2000
+_REVEAL_STATUS: tuple[tuple[type[RevealError], int], ...] = (
+    (NotAnAuditor, 403),
+    (ReasonRequired, 400),
+    (EventNotFound, 404),
+    (NotRevealable, 409),
+    (KeyUnavailable, 503),
+    (RevealError, 409),
+)
 
 
 class BadRequest(Exception):
@@ -161,6 +194,57 @@ class AuditApi:
         report = await asyncio.to_thread(verify, self.store)
         return web.json_response(report.as_dict())
 
+    async def reveal(self, request: web.Request) -> web.Response:
+        identity = request.get("identity")
+        if not isinstance(identity, Identity):
+            return _error(401, "send a gateway credential as Authorization: Bearer")
+        if AUDITOR_GROUP not in identity.groups:
+            return _error(403, f"{identity.subject} is not in the {AUDITOR_GROUP!r} group")
+        reason = await _reason(request)
+        if isinstance(reason, web.Response):
+            return reason
+        session_id = request.match_info["session_id"]
+        try:
+            event_id = int(request.match_info["event_id"])
+        except ValueError:
+            return _error(404, f"no event {request.match_info['event_id']!r}")
+        recorder = request.app.get(RECORDER)
+        if not isinstance(recorder, Recorder):
+            return _error(503, "reveals need the gateway's audit recorder, which is not running")
+        try:
+            revealed = await reveal_async(
+                self.store,
+                event_id,
+                actor=identity,
+                reason=reason,
+                keys=recorder.raw_key,
+                audit=recorder,
+                session_id=session_id,
+                context={"via": "admin-api", "client": request.remote},
+            )
+        except RevealError as exc:
+            status = next(code for cls, code in _REVEAL_STATUS if isinstance(exc, cls))
+            return _error(status, str(exc))
+        except RecordingFailed as exc:
+            return _error(503, f"the reveal could not be recorded, so nothing was revealed: {exc}")
+        body = {**revealed.as_dict(), "revealed_by": identity.subject, "reason": reason}
+        return web.json_response(body, headers={"Cache-Control": "no-store"})
+
+
+async def _reason(request: web.Request) -> str | web.Response:
+    """The non-empty ``reason`` of a JSON body, or the 400 to answer with."""
+    problem = 'send a JSON object with a non-empty "reason": why you reveal this payload'
+    try:
+        body = await request.json() if request.can_read_body else None
+    except ValueError:
+        return _error(400, f"the body is not JSON: {problem}")
+    reason = body.get("reason") if isinstance(body, dict) else None
+    if not isinstance(reason, str) or not reason.strip():
+        return _error(400, problem)
+    if len(reason) > MAX_REASON:
+        return _error(400, f"the reason is longer than {MAX_REASON} characters")
+    return " ".join(reason.split())
+
 
 def add_routes(app: web.Application, store: Store, *, prefix: str = "/api/audit") -> None:
     """Mount the audit endpoints under ``prefix`` (the caller authenticates admins)."""
@@ -171,3 +255,4 @@ def add_routes(app: web.Application, store: Store, *, prefix: str = "/api/audit"
     app.router.add_get(f"{prefix}/sessions/{{session_id}}/export", api.export_session)
     app.router.add_get(f"{prefix}/export", api.export_all)
     app.router.add_get(f"{prefix}/verify", api.verify)
+    app.router.add_post(f"{prefix}/sessions/{{session_id}}/events/{{event_id}}/reveal", api.reveal)
