@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from tests.detect.engines import mini_engine
-from warden.detect.inspector import MaskingInspector
+from warden.detect.inspector import MaskingInspector, ToolInputChannel
+from warden.detect.mask import Masker
 from warden.detect.policy import Policy, PolicyEntry
 from warden.detect.vault import MemoryVaults
 from warden.pipeline.request import JsonRequestView
@@ -209,16 +210,104 @@ def test_tool_input_that_is_not_json_is_masked_as_text() -> None:
     assert text == '{"command": "echo [REDACTED:test-aws-key-id]"'
 
 
-def test_tool_input_can_get_vault_values_back() -> None:
-    vaults = MemoryVaults()
-    policy = Policy(detokenize_tool_input=True)
-    masking = inspector(policy, vaults=vaults)
-    request = view(conversation(f"use {KEY}"))
-    masking.inspect_request(exchange(), request)
-    token = request.json["messages"][0]["content"].removeprefix("use ")
-    text, decisions = tool(masking, json.dumps({"command": f"export K={token}"}))
-    assert json.loads(text) == {"command": f"export K={KEY}"}
-    assert [d.action for d in decisions] == ["detokenize"]
+def tokenized(masking: MaskingInspector, value: str, session: str = "s1") -> str:
+    """The placeholder the request side gave ``value`` in ``session``."""
+    request = view(conversation(f"use {value}"))
+    masking.inspect_request(exchange(session), request)
+    token: str = request.json["messages"][0]["content"].removeprefix("use ")
+    assert token.startswith("[TOKEN:")
+    return token
+
+
+def tool_channel(masking: MaskingInspector, session: str = "s1") -> Any:
+    channel = masking.open_channel(
+        exchange(session), Channel("content/1", ChannelKind.TOOL_INPUT, tool_name="Edit")
+    )
+    assert channel is not None
+    return channel
+
+
+def test_tool_input_keeps_placeholders_and_delivers_vault_values() -> None:
+    masking = inspector(Policy(detokenize_tool_input=True), vaults=MemoryVaults())
+    token = tokenized(masking, KEY)
+    channel = tool_channel(masking)
+    raw = json.dumps({"old_string": f'K = "{token}"\nA = 1', "new_string": f'K = "{token}"\nA = 2'})
+    for piece in (raw[:7], raw[7:]):
+        assert channel.feed(piece).text == ""
+    released = channel.end()
+    assert released.text == raw  # what is recorded: the placeholders, byte for byte
+    assert released.decisions == ()
+    delivered = channel.deliver(released.text)
+    assert json.loads(delivered.text) == {
+        "old_string": f'K = "{KEY}"\nA = 1',
+        "new_string": f'K = "{KEY}"\nA = 2',
+    }
+    assert [(d.action, d.rule, d.channel, d.start, d.end) for d in delivered.decisions] == [
+        ("detokenize", "test-aws-key-id", "content/1#/old_string", 5, 5 + len(token)),
+        ("detokenize", "test-aws-key-id", "content/1#/new_string", 5, 5 + len(token)),
+    ]
+    assert KEY not in repr(delivered.decisions)
+
+
+def test_delivered_values_are_json_escaped() -> None:
+    value = 'pa"ss\\word'
+    vault = MemoryVaults().for_session("s1")
+    channel = ToolInputChannel(
+        mini_engine(),
+        Masker(hash_key=b"k" * 32),
+        (),
+        key="content/1",
+        inspector="masking",
+        detokenize_with=vault,
+    )
+    token = vault.tokenize("test-aws-key-id", value)
+    delivered = channel.deliver(json.dumps({"command": f"login {token}"}))
+    assert json.loads(delivered.text) == {"command": f"login {value}"}
+
+
+def test_freeform_tool_input_gets_values_back_in_the_text() -> None:
+    masking = inspector(Policy(detokenize_tool_input=True))
+    token = tokenized(masking, KEY)
+    patch = f"*** Begin Patch\n-K={token}\n+K={token} # rotated\n*** End Patch"
+    delivered = tool_channel(masking).deliver(patch)
+    assert delivered.text == patch.replace(token, KEY)
+    assert [d.channel for d in delivered.decisions] == ["content/1", "content/1"]
+
+
+def test_placeholders_of_another_session_or_unknown_stay() -> None:
+    masking = inspector(Policy(detokenize_tool_input=True))
+    token = tokenized(masking, KEY, session="s1")
+    forged = "[TOKEN:test-aws-key-id:0000000000000000]"
+    text = json.dumps({"command": f"echo {token} {forged}"})
+    other = tool_channel(masking, session="s2").deliver(text)
+    assert (other.text, other.decisions) == (text, ())
+    same = tool_channel(masking, session="s1").deliver(text)
+    assert json.loads(same.text) == {"command": f"echo {KEY} {forged}"}
+
+
+def test_without_the_policy_tool_input_is_delivered_as_released() -> None:
+    masking = inspector(Policy(detokenize_tool_input=False))
+    token = tokenized(masking, KEY)
+    text = json.dumps({"command": f"echo {token}"})
+    assert tool_channel(masking).deliver(text).text == text
+
+
+def test_a_vault_serves_every_exchange_of_its_session() -> None:
+    """A placeholder minted in one exchange is restored in a later one of the same session."""
+    masking = inspector(Policy(detokenize_tool_input=True))
+    token = tokenized(masking, KEY, session="claude-session-1")
+    later = masking.open_channel(
+        Exchange(
+            id="x2",
+            session_id="claude-session-1",
+            connection="claude",
+            connection_type="anthropic",
+            identity=Identity("dev"),
+        ),
+        Channel("content/0", ChannelKind.TOOL_INPUT, tool_name="Edit"),
+    )
+    assert later is not None
+    assert later.deliver(f'{{"a":"{token}"}}').text == f'{{"a":"{KEY}"}}'  # type: ignore[attr-defined]
 
 
 def test_policy_can_turn_masking_off_for_a_group() -> None:
@@ -246,3 +335,22 @@ def test_every_text_like_channel_is_masked(kind: ChannelKind) -> None:
     channel = inspector().open_channel(exchange(), Channel("k", kind))
     assert channel is not None
     assert KEY not in channel.feed(f"{KEY} ").text + channel.end().text
+
+
+def test_a_session_id_sent_by_someone_else_restores_nothing() -> None:
+    """Session ids are not secrets: the vault belongs to the caller and the session."""
+    masking = inspector(Policy(detokenize_tool_input=True))
+    token = tokenized(masking, KEY, session="claude-session-1")
+    intruder = masking.open_channel(
+        Exchange(
+            id="x9",
+            session_id="claude-session-1",
+            connection="claude",
+            connection_type="anthropic",
+            identity=Identity("mallory"),
+        ),
+        Channel("content/0", ChannelKind.TOOL_INPUT, tool_name="Bash"),
+    )
+    assert intruder is not None
+    text = f'{{"command":"echo {token}"}}'
+    assert intruder.deliver(text).text == text  # type: ignore[attr-defined]

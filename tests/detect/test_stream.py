@@ -168,3 +168,19 @@ def test_folded_anchors_are_found_through_kelvin_signs() -> None:
     engine = Engine(Catalogue((Rule(id="kw", pattern=r"(?i)token=[a-z]{4}"),)), backend="python")
     text = "x tO\u212aEN=abcd y"  # U+212A KELVIN SIGN folds onto k
     check(engine, text, list(text))
+
+
+@given(data=st.data())
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_whole_equals_feeding_then_flushing(data: st.DataObject) -> None:
+    text = data.draw(corpus_texts())
+    stream = StreamMasker(default_engine(), masker().render)
+    out = stream.whole(text)
+    assert (out, stream.findings) == whole(default_engine(), text)
+    assert stream.held == 0
+    # the masker goes on at the next offset, as after a flush
+    again = stream.whole(text)
+    assert again == out
+    assert [f.start for f in stream.findings] == [
+        f.start + len(text) for f in whole(default_engine(), text)[1]
+    ]

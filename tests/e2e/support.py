@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.fakes.provider import Credentials, FakeProvider
 
@@ -99,7 +101,21 @@ connections:
     upstream: {upstream}
     api_version: "2024-10-21"
     credential: {{env: FAKE_AZURE_KEY}}
+  claude-quickstart:
+    type: anthropic
+    upstream: {upstream}
+    credential: {{env: FAKE_ANTHROPIC_KEY}}
+    policy: quickstart
+policies:
+  quickstart: {json.dumps(quickstart_policy())}
 """
+
+
+def quickstart_policy() -> dict[str, object]:
+    """The default policy of examples/quickstart.yaml, as `make run` serves it."""
+    config = yaml.safe_load((HERE.parents[1] / "examples" / "quickstart.yaml").read_text())
+    policy: dict[str, object] = config["policies"]["default"]
+    return policy
 
 
 def warden_executable() -> Path:

@@ -160,6 +160,7 @@ def model_request(body: dict[str, Any]) -> ModelRequest:
         model=body["model"],
         has_tools=bool(body.get("tools")),
         last_user_text=last_user_text(body["messages"]),
+        body=body,
     )
 
 

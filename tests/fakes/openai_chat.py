@@ -203,6 +203,7 @@ def chat_completions(provider: FakeProvider, authorize: Authorize, flavor: Flavo
                 model=model,
                 has_tools=bool(body.get("tools") or body.get("functions")),
                 last_user_text=last_user_text(messages),
+                body=body,
             )
         )
         failure = reply.failure

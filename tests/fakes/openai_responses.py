@@ -128,6 +128,7 @@ def responses(provider: FakeProvider, authorize: Authorize) -> Handler:
                 model=body["model"],
                 has_tools=bool(body.get("tools")),
                 last_user_text=user_text(body.get("input", "")),
+                body=body,
             )
         )
         failure = reply.failure

@@ -6,14 +6,16 @@ script drives Anthropic, OpenAI chat, OpenAI responses and Azure alike.
 
 Replies can carry a `Match` so that side requests a client makes on its own
 (Claude Code's small-model calls, title generation) do not consume the reply
-meant for the main turn.
+meant for the main turn. A reply made with `respond` is computed from the
+request when it is taken (in-process only), like a model that reads what the
+tool it called returned before it answers.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -75,6 +77,8 @@ class Reply:
     match: Match = field(default_factory=Match)
     # Seconds between deltas; None means the provider's default pacing.
     delay: float | None = None
+    # Computes the reply from the request when it is taken (see `respond`).
+    compute: Callable[[ModelRequest], Reply] | None = None
 
     @property
     def tool_calls(self) -> list[ToolCall]:
@@ -93,6 +97,8 @@ class ModelRequest:
     model: str
     has_tools: bool
     last_user_text: str
+    # The request body as received (what `respond` callbacks read).
+    body: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 def say(text: str, *, match: Match | None = None, delay: float | None = None) -> Reply:
@@ -111,6 +117,11 @@ def call_tool(
     if text:
         blocks = (Text(text), *blocks)
     return Reply(blocks=blocks, match=match or Match())
+
+
+def respond(compute: Callable[[ModelRequest], Reply], *, match: Match | None = None) -> Reply:
+    """A reply computed from the request that takes it (in-process providers only)."""
+    return Reply(match=match or Match(), compute=compute)
 
 
 def think(thinking: str, text: str, *, signature: str = "sig-fake-0001") -> Reply:
@@ -157,8 +168,11 @@ class Script:
         with self._lock:
             for i, reply in enumerate(self._queue):
                 if reply.match.accepts(request):
-                    return self._queue.pop(i)
-        return default_reply(request)
+                    taken = self._queue.pop(i)
+                    break
+            else:
+                return default_reply(request)
+        return taken if taken.compute is None else taken.compute(request)
 
 
 def pieces(text: str, size: int = 3) -> Iterator[str]:
@@ -176,6 +190,8 @@ def estimate_tokens(value: Any) -> int:
 
 
 def reply_to_json(reply: Reply) -> dict[str, Any]:
+    if reply.compute is not None:
+        raise ValueError("a computed reply (`respond`) only works with an in-process provider")
     blocks = [{"type": type(b).__name__.lower(), **asdict(b)} for b in reply.blocks]
     return {
         "blocks": blocks,

@@ -23,6 +23,7 @@ from tests.fakes.script import (
     pieces,
     reply_from_json,
     reply_to_json,
+    respond,
     say,
 )
 
@@ -89,6 +90,17 @@ def test_script_hands_out_replies_in_order_to_matching_requests() -> None:
     for asked, said in transcript:
         assert script.next_for(asked).text == said
     assert script.pending() == []
+
+
+def test_a_computed_reply_reads_the_request_that_takes_it() -> None:
+    script = Script()
+    script.push(respond(lambda r: say(f"you sent {r.body['n']}"), match=Match(has_tools=True)))
+    assert script.next_for(request(tools=False)).text == "ok: hi"  # not for side calls
+    asked = ModelRequest("anthropic", "claude-x", True, "hi", body={"n": 7})
+    assert script.next_for(asked).text == "you sent 7"
+    assert script.pending() == []
+    with pytest.raises(ValueError, match="in-process"):
+        reply_to_json(respond(lambda r: say("x")))
 
 
 def test_subprocess_mode_is_driven_over_the_control_api() -> None:

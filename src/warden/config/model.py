@@ -151,6 +151,19 @@ class MaskingConfig(_Strict):
     enable: list[str] = Field(default_factory=list, description="opt-in rule ids to turn on")
     actions: dict[str, MaskAction] = Field(default_factory=dict, description="rule id -> action")
     custom: list[dict[str, Any]] = Field(default_factory=list)
+    detokenize: Literal["off", "tool-input"] = Field(
+        "off",
+        description=(
+            "'tool-input': placeholders the model writes into the arguments of a tool call "
+            "the agent runs get their values back, in what the agent receives only"
+        ),
+    )
+
+    @field_validator("detokenize", mode="before")
+    @classmethod
+    def _detokenize_off(cls, value: Any) -> Any:
+        # YAML 1.1 reads an unquoted `off` as false.
+        return "off" if value is False else value
 
 
 class GuardrailConfig(_Strict):
@@ -184,16 +197,20 @@ class Limits(_Strict):
     max_event_bytes: int = Field(16 * 1024 * 1024, gt=0)
 
 
+KeySpec = Annotated[str, Field(pattern=r"^(file:|env:|vault-transit:https?://).+$")]
+"""Where the key-encryption key for raw recording is: ``warden.audit.crypto.load_key_provider``."""
+
+
 class StoreConfig(_Strict):
     url: str | None = Field(None, description="default: sqlite in state_dir")
     retention_days: float | None = Field(
         None, gt=0, description="days to keep recordings; unset keeps them forever"
     )
     retention_interval: float = Field(3600.0, gt=0, description="seconds between purges")
-    raw_key: str | None = Field(
+    raw_key: KeySpec | Annotated[list[KeySpec], Field(min_length=1)] | None = Field(
         None,
-        description="key-encryption key for raw recording: file:PATH or env:VAR",
-        pattern=r"^(file|env):.+$",
+        description="key-encryption key for raw recording: file:PATH, env:VAR or "
+        "vault-transit:URL; a list to rotate between sources (the first wraps new keys)",
     )
 
 

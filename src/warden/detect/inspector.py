@@ -20,7 +20,7 @@ key, plus the JSON pointer inside tool arguments), character offsets.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +45,13 @@ from warden.pipeline.types import (
 )
 
 _CACHE_MIN_CHARS = 64
+
+
+def _vault_key(exchange: Exchange) -> str:
+    """A session's vault belongs to its caller too: someone else who sends the
+    same session id (they are not secret) gets a vault of their own, so
+    placeholders they have seen restore nothing for them."""
+    return f"{exchange.identity.subject}\x00{exchange.session_id}"
 
 
 def _any_on(actions: Actions) -> bool:
@@ -122,7 +129,7 @@ class MaskingInspector:
         state = self._state
         actions = state.actions_for(Direction.REQUEST, exchange)
         active = _any_on(actions)
-        vault = self._vaults.for_session(exchange.session_id)
+        vault = self._vaults.for_session(_vault_key(exchange))
         masker = state.masker.with_vault(vault)
         out: list[Decision] = []
         actions_id = hash(actions)
@@ -170,7 +177,7 @@ class MaskingInspector:
         detok = state.policy.detokenize_tool_input and channel.kind is ChannelKind.TOOL_INPUT
         if not _any_on(actions) and not detok:
             return None
-        vault = self._vaults.for_session(exchange.session_id)
+        vault = self._vaults.for_session(_vault_key(exchange))
         masker = state.masker.with_vault(vault)
         if channel.kind is ChannelKind.TOOL_INPUT:
             return ToolInputChannel(
@@ -226,6 +233,14 @@ class TextChannel:
         self._keep(text, out)
         return self._out(out)
 
+    def whole(self, text: str) -> ChannelOut:
+        """The complete text of a non-streamed body, masked in one pass."""
+        if self._original is not None:  # thinking to remember: the usual path
+            fed = self.feed(text)
+            end = self.end()
+            return ChannelOut(fed.text + end.text, fed.decisions + end.decisions)
+        return self._out(self._masker.whole(text))
+
     def end(self) -> ChannelOut:
         out = self._masker.flush()
         self._keep("", out)
@@ -254,8 +269,17 @@ class TextChannel:
         )
 
 
+_Rewrite = Callable[[str, str, list[Decision]], str]
+"""Rewrites one string of a tool call's arguments (text, JSON pointer, decisions out)."""
+
+
 class ToolInputChannel:
-    """A tool call's JSON arguments: held whole, masked inside string values."""
+    """A tool call's JSON arguments: held whole, masked inside string values.
+
+    With a vault (``detokenize_with``), :meth:`deliver` gives the form the
+    agent receives: placeholders of that vault replaced by their values. What
+    :meth:`end` released, with the placeholders, is what is recorded.
+    """
 
     def __init__(
         self,
@@ -293,26 +317,39 @@ class ToolInputChannel:
     def end(self) -> ChannelOut:
         raw = "".join(self._parts)
         self._parts, self._held = [], 0
-        if not raw:
-            return EMPTY
+        if not raw or not self._active:
+            return ChannelOut(raw)
+        return self._rewrite(raw, self._mask_string)
+
+    def deliver(self, text: str) -> ChannelOut:
+        """``text`` (released by this channel) as the agent receives it: vault
+        values back inside string values, re-emitted as valid JSON; in the
+        text itself when it is not JSON (a freeform input such as a patch)."""
+        if self._vault is None or not text:
+            return ChannelOut(text)
+        return self._rewrite(text, self._restore_string)
+
+    def _rewrite(self, raw: str, rewrite: _Rewrite) -> ChannelOut:
         found: list[Decision] = []
         try:
             document = json.loads(raw)
         except ValueError:
-            return ChannelOut(self._mask_string(raw, "", found), tuple(found))
-        changed, document = self._walk(document, "", found)
+            return ChannelOut(rewrite(raw, "", found), tuple(found))
+        changed, document = self._walk(document, "", found, rewrite)
         text = json.dumps(document, ensure_ascii=False, separators=(",", ":")) if changed else raw
         return ChannelOut(text, tuple(found))
 
-    def _walk(self, value: Any, pointer: str, found: list[Decision]) -> tuple[bool, Any]:
+    def _walk(
+        self, value: Any, pointer: str, found: list[Decision], rewrite: _Rewrite
+    ) -> tuple[bool, Any]:
         if isinstance(value, str):
-            new = self._mask_string(value, pointer, found)
+            new = rewrite(value, pointer, found)
             return new != value, new
         if isinstance(value, list):
             changed = False
             items = []
             for i, item in enumerate(value):
-                c, item = self._walk(item, f"{pointer}/{i}", found)
+                c, item = self._walk(item, f"{pointer}/{i}", found, rewrite)
                 changed |= c
                 items.append(item)
             return changed, items
@@ -321,31 +358,35 @@ class ToolInputChannel:
             obj = {}
             for name, item in value.items():
                 escaped = str(name).replace("~", "~0").replace("/", "~1")
-                c, obj[name] = self._walk(item, f"{pointer}/{escaped}", found)
+                c, obj[name] = self._walk(item, f"{pointer}/{escaped}", found, rewrite)
                 changed |= c
             return changed, obj
         return False, value
 
+    def _where(self, pointer: str) -> str:
+        return f"{self._key}#{pointer}" if pointer else self._key
+
     def _mask_string(self, text: str, pointer: str, found: list[Decision]) -> str:
-        where = f"{self._key}#{pointer}" if pointer else self._key
-        if self._active:
-            findings = self._engine.scan(text, self._actions)
-            if findings:
-                found.extend(decisions(findings, inspector=self._inspector, channel=where))
-                text = self._masker.apply(text, findings)
-        if self._vault is not None:
-            text, restored = detokenize(text, self._vault)
-            found.extend(
-                Decision(
-                    flow=Flow.REWRITE,
-                    rule=rule,
-                    action="detokenize",
-                    reason="vault value restored for the tool call",
-                    inspector=self._inspector,
-                    channel=where,
-                    start=start,
-                    end=end,
-                )
-                for rule, start, end in restored
+        findings = self._engine.scan(text, self._actions)
+        if not findings:
+            return text
+        found.extend(decisions(findings, inspector=self._inspector, channel=self._where(pointer)))
+        return self._masker.apply(text, findings)
+
+    def _restore_string(self, text: str, pointer: str, found: list[Decision]) -> str:
+        assert self._vault is not None
+        text, restored = detokenize(text, self._vault)
+        found.extend(
+            Decision(
+                flow=Flow.REWRITE,
+                rule=rule,
+                action="detokenize",
+                reason="vault value restored for the agent's tool call",
+                inspector=self._inspector,
+                channel=self._where(pointer),
+                start=start,
+                end=end,
             )
+            for rule, start, end in restored
+        )
         return text

@@ -81,8 +81,10 @@ class Policy(_Frozen):
     restore_thinking: bool = True
     """Keep the original of masked thinking so the next turn's signature still verifies."""
     detokenize_tool_input: bool = False
-    """Put vault values back into tool-call arguments (the agent then sees the
-    secret it sent, and so does any recording of the response)."""
+    """Put vault values back in place of placeholders inside the arguments of
+    tool calls the agent runs (so an edit to a file that holds a secret keeps
+    the real value). Only the bytes delivered to the agent carry the values:
+    the recording, the decisions and the other inspectors see placeholders."""
 
     @property
     def version(self) -> str:

@@ -137,6 +137,17 @@ class StreamMasker:
             return ""
         return self._emit(hold, final=False)
 
+    def whole(self, text: str) -> str:
+        """Mask a complete text at once: ``feed(text) + flush()`` without
+        the hold-back pass a stream needs (a non-streamed body)."""
+        if not self._active or not text:
+            self.findings = []
+            self._base += len(text)
+            return text
+        self._text += text
+        self._data += encode(text)
+        return self.flush()
+
     def flush(self) -> str:
         """Emit everything still held (the text is complete) and reset."""
         self.findings = []

@@ -88,12 +88,14 @@ class MemoryVault:
         cipher: VaultCipher | None = None,
         max_entries: int = 10_000,
     ) -> None:
-        self._key = key if key is not None else os.urandom(32)
+        self._key = key  # drawn on first use: most sessions never tokenize
         self._cipher = cipher
         self._max = max_entries
         self._values: OrderedDict[str, bytes | str] = OrderedDict()
 
     def token_id(self, rule_id: str, value: str) -> str:
+        if self._key is None:
+            self._key = os.urandom(32)
         data = f"{rule_id}\0{value}".encode("utf-8", "surrogatepass")
         return hmac.new(self._key, data, hashlib.sha256).hexdigest()[:16]
 

@@ -9,7 +9,11 @@ Response side: :class:`AnthropicStream` maps content blocks to channels
 ``input_json_delta`` feed the channel; every other event, known or not, is
 forwarded as its raw bytes. A ``tool_use`` block's start is held until its
 input is released, so a denied call can be replaced by a text block and the
-message ends without a ``tool_use`` stop reason.
+message ends without a ``tool_use`` stop reason. The input of a ``tool_use``
+block (a tool Claude Code runs) reaches the agent in the chain's delivery
+form (vault values restored, when the policy allows it); the recording keeps
+the placeholders. Server and MCP tool blocks run at the provider: they never
+get values back.
 """
 
 from __future__ import annotations
@@ -33,6 +37,9 @@ from warden.protocols.base import (
     ChannelBook,
     Hold,
     Item,
+    Patch,
+    Restored,
+    Wire,
     denial_text,
     dumps,
     loads_event,
@@ -40,6 +47,8 @@ from warden.protocols.base import (
 from warden.protocols.sse import SSEEvent, encode_event
 
 TOOL_BLOCKS = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
+AGENT_TOOLS = frozenset({"tool_use"})
+"""Tool blocks the agent runs (the others run at the provider)."""
 _DELTA_FIELD = {
     "text_delta": "text",
     "thinking_delta": "thinking",
@@ -123,7 +132,7 @@ def _event(name: str, data: dict[str, Any]) -> bytes:
 
 
 class _Block:
-    __slots__ = ("field", "index", "kind", "start", "start_raw", "trailing")
+    __slots__ = ("agent_tool", "field", "index", "kind", "start", "start_raw", "trailing")
 
     def __init__(self, index: int, kind: ChannelKind, field: str, start: dict[str, Any] | None):
         self.index = index
@@ -133,6 +142,8 @@ class _Block:
         """A tool block's start event, held until its input is released."""
         self.start_raw: bytes | None = None
         self.trailing: list[bytes] = []
+        block = start.get("content_block") if start else None
+        self.agent_tool = isinstance(block, dict) and block.get("type") in AGENT_TOOLS
 
 
 class AnthropicStream:
@@ -250,17 +261,26 @@ class AnthropicStream:
             delta_type = {"text": "text_delta", "thinking": "thinking_delta"}.get(
                 block.field, "input_json_delta"
             )
-            items.append(
-                _event(
-                    "content_block_delta",
-                    {
-                        "type": "content_block_delta",
-                        "index": block.index,
-                        "delta": {"type": delta_type, block.field: text},
-                    },
-                )
+            event = self._delta_event(block, delta_type, text)
+            delivered = (
+                self.book.deliver(self._key(block.index), text) if block.agent_tool else text
             )
+            if delivered != text:
+                items.append(Restored(event, self._delta_event(block, delta_type, delivered)))
+            else:
+                items.append(event)
         return items
+
+    @staticmethod
+    def _delta_event(block: _Block, delta_type: str, text: str) -> bytes:
+        return _event(
+            "content_block_delta",
+            {
+                "type": "content_block_delta",
+                "index": block.index,
+                "delta": {"type": delta_type, block.field: text},
+            },
+        )
 
     def _stop(self, event: SSEEvent, data: dict[str, Any]) -> list[Item]:
         index = data.get("index")
@@ -300,7 +320,7 @@ class AnthropicStream:
             return self._deny(block, decision, None, ending)
         channel = Channel(self._key(block.index), block.kind)
 
-        def resume(approved: bool, message: str) -> list[bytes]:
+        def resume(approved: bool, message: str) -> list[Wire]:
             if not approved:
                 return self._bytes(self._deny(block, decision, message, ending))
             items = self._release(block, text)
@@ -400,20 +420,25 @@ class AnthropicStream:
         return event.raw
 
     @staticmethod
-    def _bytes(items: list[Item]) -> list[bytes]:
-        return [item for item in items if isinstance(item, bytes)]
+    def _bytes(items: list[Item]) -> list[Wire]:
+        return [item for item in items if isinstance(item, bytes | Restored)]
 
 
-def transform_body(body: Any, exchange: Exchange, pipeline: Pipeline) -> list[Block] | None:
-    """Inspect a non-streamed Messages response in place.
+def transform_body(
+    body: Any, exchange: Exchange, pipeline: Pipeline
+) -> list[Block] | list[Patch] | None:
+    """Inspect a non-streamed Messages response in place (what is recorded).
 
-    Returns ``[Block]`` when the exchange must be refused. Held content in a
-    non-streamed body is treated as denied (there is no stream to pause).
+    Returns ``[Block]`` when the exchange must be refused, and the patches of
+    the agent's copy when a ``tool_use`` input gets vault values back. Held
+    content in a non-streamed body is treated as denied (there is no stream
+    to pause).
     """
     if not isinstance(body, dict) or not isinstance(body.get("content"), list):
         return None
-    book = ChannelBook(exchange, pipeline)
+    book = ChannelBook(exchange, pipeline, complete=True)
     content: list[Any] = body["content"]
+    patches: list[Patch] = []
     denied = emitted = 0
     for index, block in enumerate(content):
         if not isinstance(block, dict):
@@ -447,10 +472,15 @@ def transform_body(body: Any, exchange: Exchange, pipeline: Pipeline) -> list[Bl
                 denied += 1
                 continue
             emitted += 1
-            block["input"] = _parse_input(first.text + last.text)
+            text = first.text + last.text
+            block["input"] = _parse_input(text)
+            if btype in AGENT_TOOLS:
+                delivered = book.deliver(key, text)
+                if delivered != text:
+                    patches.append(Patch(block, "input", _parse_input(delivered)))
     if denied and not emitted and body.get("stop_reason") == "tool_use":
         body["stop_reason"] = "end_turn"
-    return None
+    return patches or None
 
 
 def _parse_input(text: str) -> Any:

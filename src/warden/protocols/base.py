@@ -4,18 +4,40 @@ A stream adapter is sans-IO: it is fed decoded SSE events and returns a list
 of *items*: bytes to write to the agent, or a :class:`Hold` / :class:`Block`
 that the server acts on. After a ``Hold`` the server feeds nothing until it
 calls ``resume``, whose bytes it then writes.
+
+What is recorded is what the inspectors released. Only the arguments of a
+tool call the agent itself runs may reach the agent in another form (vault
+values back in place of placeholders, see :meth:`ChannelBook.deliver`): a
+streamed event then travels as :class:`Restored` (both encodings), and a
+non-streamed body comes with :class:`Patch` values for the agent's copy.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from warden.pipeline.chain import ChannelChain, Pipeline
-from warden.pipeline.types import Channel, ChannelOut, Decision, Exchange, Flow
+from warden.pipeline.types import EMPTY, Channel, ChannelOut, Decision, Exchange, Flow
 from warden.protocols.sse import RemoteProtocolError
+
+
+@dataclass(frozen=True, slots=True)
+class Restored:
+    """One event in two encodings: ``recorded`` holds the placeholders the
+    provider wrote, ``delivered`` the vault values put back for the agent (in
+    the arguments of a tool call it runs). The server writes one, records the
+    other."""
+
+    recorded: bytes
+    delivered: bytes
+
+
+Wire = bytes | Restored
+"""What is written to the agent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +48,7 @@ class Hold:
     decision: Decision
     channel: Channel
     context: str
-    resume: Callable[[bool, str], list[bytes]]
+    resume: Callable[[bool, str], list[Wire]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +58,43 @@ class Block:
     decision: Decision
 
 
-Item = bytes | Hold | Block
+Item = bytes | Restored | Hold | Block
+
+
+@dataclass(frozen=True, slots=True)
+class Patch:
+    """In a non-streamed body, ``target[key]`` as the agent receives it
+    (``value``); the body itself stays what is recorded."""
+
+    target: dict[str, Any]
+    key: str
+    value: Any
+
+
+@contextlib.contextmanager
+def patched(patches: Sequence[Patch]) -> Iterator[None]:
+    """Apply ``patches`` for the duration of the block (to encode the agent's copy)."""
+    missing = object()
+    saved = [(p.target, p.key, p.target.get(p.key, missing)) for p in patches]
+    for patch in patches:
+        patch.target[patch.key] = patch.value
+    try:
+        yield
+    finally:
+        for target, key, value in reversed(saved):
+            if value is missing:
+                del target[key]
+            else:
+                target[key] = value
+
+
+def split(recorded: bytes, patches: Sequence[Patch], encode: Callable[[], bytes]) -> Wire:
+    """``recorded``, or both encodings when ``patches`` change what the agent gets."""
+    if not patches:
+        return recorded
+    with patched(patches):
+        delivered = encode()
+    return recorded if delivered == recorded else Restored(recorded, delivered)
 
 
 def dumps(value: Any) -> str:
@@ -59,11 +117,17 @@ def denial_text(decision: Decision, message: str | None = None) -> str:
 class ChannelBook:
     """The open channels of one exchange, and the decisions they produced."""
 
-    def __init__(self, exchange: Exchange, pipeline: Pipeline) -> None:
+    def __init__(self, exchange: Exchange, pipeline: Pipeline, *, complete: bool = False) -> None:
         self.exchange = exchange
         self.pipeline = pipeline
         self.open: dict[str, ChannelChain] = {}
         self.closed: dict[str, ChannelChain] = {}
+        self._delivered: dict[str, tuple[str, str]] = {}
+        self.complete = complete
+        """A non-streamed body: each channel is fed its whole text, then ended.
+        ``feed`` then only keeps the text, and ``end`` runs it through the
+        chain in one piece (see :meth:`ChannelChain.whole`)."""
+        self._whole: dict[str, list[str]] = {}
 
     def start(self, channel: Channel) -> ChannelChain:
         chain = self.pipeline.open_channel(self.exchange, channel)
@@ -74,17 +138,41 @@ class ChannelBook:
         return self.open.get(key)
 
     def feed(self, key: str, text: str) -> tuple[ChannelOut, Decision | None]:
+        if self.complete:
+            if key not in self.open:
+                raise KeyError(key)
+            self._whole.setdefault(key, []).append(text)
+            return EMPTY, None
         out = self.open[key].feed(text)
         return out, self._note(out)
 
     def end(self, key: str) -> tuple[ChannelOut, Decision | None]:
         chain = self.open.pop(key)
-        out = chain.end()
+        out = chain.whole("".join(self._whole.pop(key, ()))) if self.complete else chain.end()
         self.closed[key] = chain
         self._note_held(chain)
         if chain.changed:
             self.exchange.state["rewritten"] = True
         return out, self._note(out)
+
+    def deliver(self, key: str, text: str) -> str:
+        """What the agent receives for ``text`` released by tool channel
+        ``key``: the chain's delivery form (vault values restored, when the
+        policy allows it). ``text`` stays what is recorded. Call it only for
+        tool calls the agent runs itself; asking again for the same text
+        returns the same answer without new decisions."""
+        if not text:
+            return text
+        known = self._delivered.get(key)
+        if known is not None and known[0] == text:
+            return known[1]
+        chain = self.open.get(key) or self.closed.get(key)
+        if chain is None:
+            return text
+        out = chain.deliver(text)
+        self._delivered[key] = (text, out.text)
+        self.exchange.decisions.extend(out.decisions)
+        return out.text
 
     def emitted(self, key: str) -> str | None:
         chain = self.open.get(key) or self.closed.get(key)

@@ -4,7 +4,9 @@ Channels: ``choice/<i>/content``, ``choice/<i>/refusal`` and
 ``choice/<i>/tool/<j>`` (one tool call's JSON arguments). A tool call is
 announced to the agent only once its arguments are released, so a denied
 call can be turned into content and ``finish_reason`` into ``stop``.
-Chunks the gateway does not change are forwarded as their raw bytes.
+Chunks the gateway does not change are forwarded as their raw bytes. Tool
+call arguments reach the agent in the chain's delivery form (vault values
+restored, when the policy allows it); the recording keeps the placeholders.
 """
 
 from __future__ import annotations
@@ -14,7 +16,18 @@ from typing import Any
 
 from warden.pipeline.chain import Pipeline
 from warden.pipeline.types import Channel, ChannelKind, Decision, Exchange, Flow, SlotKind, TextSlot
-from warden.protocols.base import Block, ChannelBook, Hold, Item, denial_text, dumps, loads_event
+from warden.protocols.base import (
+    Block,
+    ChannelBook,
+    Hold,
+    Item,
+    Patch,
+    Wire,
+    denial_text,
+    dumps,
+    loads_event,
+    split,
+)
 from warden.protocols.sse import RemoteProtocolError, SSEEvent, encode_event
 
 
@@ -69,9 +82,10 @@ def iter_embedding_slots(body: Any) -> Iterator[TextSlot]:
 
 
 class _Tool:
-    __slots__ = ("announced", "denied", "id", "name", "type")
+    __slots__ = ("announced", "denied", "id", "key", "name", "type")
 
-    def __init__(self) -> None:
+    def __init__(self, key: str) -> None:
+        self.key = key
         self.id: str | None = None
         self.type = "function"
         self.name = ""
@@ -88,6 +102,7 @@ class ChatStream:
         self._template: dict[str, Any] = {}
         self._held: list[tuple[int, _Tool, str, Decision, dict[str, Any]]] = []
         self._text_hold: tuple[Decision, str, str, dict[str, Any]] | None = None
+        self._patches: list[Patch] = []
         self.done = False
 
     def feed(self, event: SSEEvent) -> list[Item]:
@@ -122,7 +137,13 @@ class ChatStream:
             return [event.raw, *extra]
         if had_text and self._empty(data):
             return extra
-        return [encode_event(dumps(data)), *extra]
+        return [self._encode(data), *extra]
+
+    def _encode(self, data: dict[str, Any]) -> Wire:
+        """A chunk the gateway built or changed; with the agent's own copy
+        when a tool call in it gets vault values back."""
+        patches, self._patches = self._patches, []
+        return split(encode_event(dumps(data)), patches, lambda: encode_event(dumps(data)))
 
     def finish(self) -> list[Item]:
         """Release anything still held (a stream that ended without finish)."""
@@ -139,7 +160,7 @@ class ChatStream:
         if not choices:
             return []
         chunk = {**self._template, "choices": list(choices.values())}
-        return [encode_event(dumps(chunk))]
+        return [self._encode(chunk)]
 
     @staticmethod
     def _empty(data: dict[str, Any]) -> bool:
@@ -218,7 +239,7 @@ class ChatStream:
         fn = call.get("function") if isinstance(call.get("function"), dict) else {}
         assert isinstance(fn, dict)
         if tool is None:
-            tool = self._tools[(i, j)] = _Tool()
+            tool = self._tools[(i, j)] = _Tool(key)
         if call.get("id"):
             tool.id = call["id"]
         if call.get("type"):
@@ -245,7 +266,7 @@ class ChatStream:
         first = held[0]
         key = f"choice/{first[4].get('index', 0)}/tool/{first[0]}"
 
-        def resume(approved: bool, message: str) -> list[bytes]:
+        def resume(approved: bool, message: str) -> list[Wire]:
             for j, tool, text, decision, choice in held:
                 delta = choice.setdefault("delta", {})
                 if approved:
@@ -258,20 +279,25 @@ class ChatStream:
                 tools = [t for (ci, _), t in self._tools.items() if ci == i]
                 if choice.get("finish_reason") == "tool_calls" and all(t.denied for t in tools):
                     choice["finish_reason"] = "stop"
-            return [encode_event(dumps(data))]
+            return [self._encode(data)]
 
         return Hold(first[3], self.book.closed[key].channel, "".join(h[2] for h in held), resume)
 
     def _announce(self, j: int, tool: _Tool, args: str) -> dict[str, Any]:
         if tool.announced:
-            return {"index": j, "function": {"arguments": args}}
-        tool.announced = True
-        return {
-            "index": j,
-            "id": tool.id,
-            "type": tool.type,
-            "function": {"name": tool.name, "arguments": args},
-        }
+            call: dict[str, Any] = {"index": j, "function": {"arguments": args}}
+        else:
+            tool.announced = True
+            call = {
+                "index": j,
+                "id": tool.id,
+                "type": tool.type,
+                "function": {"name": tool.name, "arguments": args},
+            }
+        delivered = self.book.deliver(tool.key, args)
+        if delivered != args:
+            self._patches.append(Patch(call["function"], "arguments", delivered))
+        return call
 
     def _end_key(self, key: str, choice: dict[str, Any], hold_ok: bool = False) -> Block | bool:
         """End a channel, appending what it still held to this choice's delta.
@@ -329,23 +355,28 @@ class ChatStream:
         self._text_hold = None
         field = key.split("/")[2]
 
-        def resume(approved: bool, message: str) -> list[bytes]:
+        def resume(approved: bool, message: str) -> list[Wire]:
             delta = choice.setdefault("delta", {})
             if approved:
                 delta[field] = text
-                return [encode_event(dumps(data))]
+                return [self._encode(data)]
             delta[field] = "\n" + denial_text(decision, message)
             choice["finish_reason"] = "stop"
             self.done = True
-            return [encode_event(dumps(data)), b"data: [DONE]\n\n"]
+            return [self._encode(data), b"data: [DONE]\n\n"]
 
         return Hold(decision, self.book.open[key].channel, text, resume)
 
 
-def transform_chat_body(body: Any, exchange: Exchange, pipeline: Pipeline) -> list[Block] | None:
+def transform_chat_body(
+    body: Any, exchange: Exchange, pipeline: Pipeline
+) -> list[Block] | list[Patch] | None:
+    """Inspect a non-streamed completion in place (what is recorded); returns
+    ``[Block]`` to refuse it, or the patches of the agent's copy."""
     if not isinstance(body, dict) or not isinstance(body.get("choices"), list):
         return None
-    book = ChannelBook(exchange, pipeline)
+    book = ChannelBook(exchange, pipeline, complete=True)
+    patches: list[Patch] = []
     for choice in body["choices"]:
         if not isinstance(choice, dict):
             continue
@@ -385,6 +416,9 @@ def transform_chat_body(body: Any, exchange: Exchange, pipeline: Pipeline) -> li
                     notes.append(denial_text(flow))
                     continue
                 fn["arguments"] = first.text + last.text
+                delivered = book.deliver(key, fn["arguments"])
+                if delivered != fn["arguments"]:
+                    patches.append(Patch(fn, "arguments", delivered))
                 kept.append(call)
             if notes:
                 message["content"] = "\n".join(filter(None, [message.get("content"), *notes]))
@@ -394,4 +428,4 @@ def transform_chat_body(body: Any, exchange: Exchange, pipeline: Pipeline) -> li
                     message.pop("tool_calls", None)
                     if choice.get("finish_reason") == "tool_calls":
                         choice["finish_reason"] = "stop"
-    return None
+    return patches or None

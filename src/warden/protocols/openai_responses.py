@@ -7,6 +7,10 @@ the final ``response.completed`` carry whole texts again; they are rewritten
 to what the channel actually released, so the agent's accumulated text and
 the final object agree. Once the gateway adds or drops an event, later
 ``sequence_number`` values are renumbered so they stay consecutive.
+
+A function call's arguments (or a custom tool call's input) reach the agent
+in the chain's delivery form (vault values restored, when the policy allows
+it) in every event that carries them; the recording keeps the placeholders.
 """
 
 from __future__ import annotations
@@ -16,7 +20,19 @@ from typing import Any
 
 from warden.pipeline.chain import Pipeline
 from warden.pipeline.types import Channel, ChannelKind, Decision, Exchange, Flow, SlotKind, TextSlot
-from warden.protocols.base import Block, ChannelBook, Hold, Item, denial_text, dumps, loads_event
+from warden.protocols.base import (
+    Block,
+    ChannelBook,
+    Hold,
+    Item,
+    Patch,
+    Restored,
+    Wire,
+    denial_text,
+    dumps,
+    loads_event,
+    split,
+)
 from warden.protocols.sse import SSEEvent, encode_event
 
 # delta event -> (done event, text field on the done event, channel kind, key part)
@@ -43,6 +59,11 @@ _TEXT_EVENTS = {
 }
 _DONE = {done: (delta, field, part) for delta, (done, field, _, part) in _TEXT_EVENTS.items()}
 _FINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
+# A tool call's input: done event -> delta event (the done event's field: "arguments" / "input")
+_ARGS_DONE = {
+    "response.function_call_arguments.done": "response.function_call_arguments.delta",
+    "response.custom_tool_call_input.done": "response.custom_tool_call_input.delta",
+}
 
 
 def iter_responses_slots(body: Any) -> Iterator[TextSlot]:
@@ -113,6 +134,7 @@ class ResponsesStream:
         self._seq = 0
         self._renumber = False
         self._changed = False
+        self._patches: list[Patch] = []
         self.done = False
 
     # -- plumbing ---------------------------------------------------------
@@ -126,6 +148,13 @@ class ResponsesStream:
         if not changed and raw is not None:
             return raw
         return encode_event(dumps(data), event=data.get("type"))
+
+    def _emit_delivered(self, data: dict[str, Any], raw: bytes | None = None) -> Wire:
+        """``_emit``, with the agent's own copy when the pending patches
+        (tool arguments with vault values back) change it."""
+        patches, self._patches = self._patches, []
+        recorded = self._emit(data, raw)
+        return split(recorded, patches, lambda: encode_event(dumps(data), event=data.get("type")))
 
     def _drop(self) -> None:
         self._renumber = True
@@ -147,9 +176,9 @@ class ResponsesStream:
             return self._text_done(data, event.raw)
         if kind == "response.output_item.added":
             return self._item_added(data, event.raw)
-        if kind == "response.function_call_arguments.delta":
+        if kind in _ARGS_DONE.values():
             return self._args_delta(data)
-        if kind == "response.function_call_arguments.done":
+        if kind in _ARGS_DONE:
             return self._args_done(data)
         if kind == "response.content_part.done":
             return [self._part_done(data, event.raw)]
@@ -308,14 +337,14 @@ class ResponsesStream:
     ) -> Hold:
         """Pause before the call is announced; a reviewer decides."""
 
-        def resume(approved: bool, message: str) -> list[bytes]:
+        def resume(approved: bool, message: str) -> list[Wire]:
             if approved:
                 items = self._release_call(index, key, data, text)
             else:
                 self._denied[index] = decision
                 self._notes[index] = message
                 items = self._replace_with_message(index, data.get("item_id"), decision)
-            return [item for item in items if isinstance(item, bytes)]
+            return [item for item in items if isinstance(item, bytes | Restored)]
 
         return Hold(decision, self.book.closed[key].channel, text, resume)
 
@@ -323,21 +352,33 @@ class ResponsesStream:
         out_text = text
         items = self._release_added(index)
         if out_text:
-            items.append(
-                self._emit(
-                    {
-                        "type": "response.function_call_arguments.delta",
-                        "item_id": data.get("item_id"),
-                        "output_index": index,
-                        "delta": out_text,
-                        "sequence_number": 0,
-                    }
-                )
-            )
+            delta: dict[str, Any] = {
+                "type": _ARGS_DONE.get(
+                    str(data.get("type")), "response.function_call_arguments.delta"
+                ),
+                "item_id": data.get("item_id"),
+                "output_index": index,
+                "delta": out_text,
+                "sequence_number": 0,
+            }
+            self._deliver(key, delta, "delta")
+            items.append(self._emit_delivered(delta))
             self._renumber = True
-        data["arguments"] = self.book.emitted(key) or ""
-        items.append(self._emit(data))
+        field = (
+            "input" if data.get("type") == "response.custom_tool_call_input.done" else "arguments"
+        )
+        data[field] = self.book.emitted(key) or ""
+        self._deliver(key, data, field)
+        items.append(self._emit_delivered(data))
         return items
+
+    def _deliver(self, key: str, target: dict[str, Any], field: str) -> None:
+        """Note the agent's form of ``target[field]``, tool arguments from ``key``."""
+        text = target.get(field)
+        if isinstance(text, str):
+            delivered = self.book.deliver(key, text)
+            if delivered != text:
+                self._patches.append(Patch(target, field, delivered))
 
     def _replace_with_message(self, index: int, item_id: Any, decision: Decision) -> list[Item]:
         """A denied function call becomes an assistant message saying why."""
@@ -406,6 +447,7 @@ class ResponsesStream:
             field = "arguments" if item.get("type") == "function_call" else "input"
             if emitted is not None:
                 self._set(item, field, emitted)
+                self._deliver(f"output/{index}", item, field)
         for j, part in enumerate(item.get("content") or []):
             if isinstance(part, dict):
                 emitted = self.book.emitted(f"output/{index}/content/{j}")
@@ -421,15 +463,15 @@ class ResponsesStream:
                     self._set(part, "text", emitted)
         return item
 
-    def _item_done(self, data: dict[str, Any], raw: bytes) -> bytes:
+    def _item_done(self, data: dict[str, Any], raw: bytes) -> Wire:
         item = data.get("item")
         index = data.get("output_index")
         self._changed = False
         if isinstance(item, dict) and isinstance(index, int):
             data["item"] = self._fix_item(index, item)
-        return self._emit(data, None if self._changed else raw)
+        return self._emit_delivered(data, None if self._changed else raw)
 
-    def _final(self, data: dict[str, Any], raw: bytes) -> bytes:
+    def _final(self, data: dict[str, Any], raw: bytes) -> Wire:
         response = data.get("response")
         self._changed = False
         if isinstance(response, dict) and isinstance(response.get("output"), list):
@@ -437,7 +479,7 @@ class ResponsesStream:
                 self._fix_item(i, item) if isinstance(item, dict) else item
                 for i, item in enumerate(response["output"])
             ]
-        return self._emit(data, None if self._changed else raw)
+        return self._emit_delivered(data, None if self._changed else raw)
 
     def _set(self, target: dict[str, Any], field: str, value: Any) -> None:
         if target.get(field) != value:
@@ -447,11 +489,14 @@ class ResponsesStream:
 
 def transform_responses_body(
     body: Any, exchange: Exchange, pipeline: Pipeline
-) -> list[Block] | None:
+) -> list[Block] | list[Patch] | None:
+    """Inspect a non-streamed response in place (what is recorded); returns
+    ``[Block]`` to refuse it, or the patches of the agent's copy."""
     if not isinstance(body, dict) or not isinstance(body.get("output"), list):
         return None
     stream = ResponsesStream(exchange, pipeline)
     book = stream.book
+    book.complete = True  # each item's text arrives whole
     for index, item in enumerate(body["output"]):
         if not isinstance(item, dict):
             continue
@@ -499,4 +544,4 @@ def transform_responses_body(
             for part in item.get("content") or []
             if isinstance(part, dict) and part.get("type") == "output_text"
         )
-    return None
+    return stream._patches or None

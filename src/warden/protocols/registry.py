@@ -16,7 +16,7 @@ from warden.pipeline.chain import Pipeline
 from warden.pipeline.request import SlotWalker
 from warden.pipeline.types import Exchange
 from warden.protocols import anthropic, openai_chat, openai_responses
-from warden.protocols.base import Block, Item
+from warden.protocols.base import Block, Item, Patch
 from warden.protocols.sse import SSEEvent
 
 
@@ -28,7 +28,9 @@ class StreamAdapter(Protocol):
     def finish(self) -> list[Item]: ...
 
 
-BodyTransform = Callable[[Any, Exchange, Pipeline], list[Block] | None]
+BodyTransform = Callable[[Any, Exchange, Pipeline], list[Block] | list[Patch] | None]
+"""Inspects a non-streamed body in place (what is recorded); returns
+``[Block]`` to refuse it, or the patches that make the agent's copy."""
 StreamFactory = Callable[[Exchange, Pipeline], StreamAdapter]
 
 

@@ -102,6 +102,7 @@ def policy_for(config: MaskingConfig) -> Policy:
         request_action=config.request_action,
         response_action=config.response_action,
         entries=tuple(entries),
+        detokenize_tool_input=config.detokenize == "tool-input",
     )
 
 
@@ -110,10 +111,10 @@ def vaults_for(state_dir: Path) -> MemoryVaults:
     with _lock:
         vaults = _vaults.get(state_dir)
     if vaults is None:
-        key = masking_key(state_dir)
+        cipher = VaultCipher(masking_key(state_dir))  # stateless: one for every vault
 
         def factory() -> MemoryVault:
-            return MemoryVault(cipher=VaultCipher(key))
+            return MemoryVault(cipher=cipher)
 
         vaults = MemoryVaults(factory=factory)
         with _lock:

@@ -29,7 +29,7 @@ from warden.errors import (
 )
 from warden.pipeline.chain import Pipeline
 from warden.pipeline.record import RecordingFailed, RecordKind
-from warden.protocols.base import Block, Hold, Item
+from warden.protocols.base import Block, Hold, Item, Patch, Restored, Wire, patched
 from warden.protocols.registry import Operation
 from warden.protocols.sse import RemoteProtocolError, SSEDecoder, SSEEvent
 from warden.server.keys import APPROVALS
@@ -64,7 +64,9 @@ async def relay_raw(
         body = await upstream.read()
         body = broker.scrub(body)
         await ctx.recorder.record(
-            ctx.exchange, RecordKind.RESPONSE_BODY, {"bytes": len(body), "status": upstream.status}
+            ctx.exchange,
+            RecordKind.RESPONSE_BODY,
+            {"status": upstream.status, "content_type": upstream.content_type, "bytes": len(body)},
         )
         await ctx.recorder.settle(ctx.exchange)
         return web.Response(status=upstream.status, body=body, headers=headers)
@@ -75,7 +77,11 @@ async def relay_raw(
         total += len(chunk)
         await response.write(broker.scrub(chunk))
     await response.write_eof()
-    await ctx.recorder.record(ctx.exchange, RecordKind.RESPONSE_BODY, {"bytes": total})
+    await ctx.recorder.record(
+        ctx.exchange,
+        RecordKind.RESPONSE_BODY,
+        {"status": upstream.status, "content_type": upstream.content_type, "bytes": total},
+    )
     return response
 
 
@@ -99,20 +105,31 @@ async def relay_json(
             ctx.exchange, RecordKind.RESPONSE_BODY, {"body": json.loads(raw)}
         )
     try:
-        blocks = operation.body(body, ctx.exchange, pipeline)
+        result = operation.body(body, ctx.exchange, pipeline) or []
     except Exception:
         log.exception("response inspection failed", extra={"fields": {"exchange": ctx.exchange.id}})
         return _error(ctx, _failed(ctx))
     await _record_new_decisions(ctx, 0)
+    blocks = [item for item in result if isinstance(item, Block)]
     if blocks:
         ctx.outcome = "blocked"
         return _error(ctx, _blocked(blocks[0].decision))
-    if ctx.exchange.state.get("rewritten"):
+    patches = [item for item in result if isinstance(item, Patch)]
+    if patches:
+        # The agent's copy gets vault values back in its tool arguments; the
+        # body recorded below keeps the placeholders.
+        with patched(patches):
+            encoded = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    elif ctx.exchange.state.get("rewritten"):
         encoded = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
     else:
         encoded = raw  # nothing changed: the upstream's bytes, as they were
     out = ctx.connection.broker.scrub(encoded)
-    await ctx.recorder.record(ctx.exchange, RecordKind.RESPONSE_BODY, {"body": body})
+    await ctx.recorder.record(
+        ctx.exchange,
+        RecordKind.RESPONSE_BODY,
+        {"status": upstream.status, "content_type": upstream.content_type, "body": body},
+    )
     await ctx.recorder.settle(ctx.exchange)
     headers["Content-Type"] = "application/json"
     return web.Response(status=upstream.status, body=out, headers=headers)
@@ -267,9 +284,9 @@ class StreamRelay:
 
     async def _write(self, items: list[Item]) -> bool:
         """Write items; True when the stream has ended (a block)."""
-        pending: list[bytes] = []
+        pending: list[Wire] = []
         for item in items:
-            if isinstance(item, bytes):
+            if isinstance(item, (bytes, Restored)):
                 pending.append(item)
                 continue
             await self._flush(pending)
@@ -288,14 +305,17 @@ class StreamRelay:
         await self._record_decisions()
         return False
 
-    async def _flush(self, chunks: list[bytes]) -> None:
-        """One write to the agent and one record for everything released."""
+    async def _flush(self, chunks: list[Wire]) -> None:
+        """One write to the agent and one record for everything released
+        (a :class:`Restored` event: its delivered form written, its recorded
+        form, with the placeholders, recorded)."""
         if not chunks:
             return
         broker = self.ctx.connection.broker
-        data = broker.scrub(b"".join(chunks))
+        sent = [c if isinstance(c, bytes) else c.delivered for c in chunks]
+        data = broker.scrub(b"".join(sent))
         await self.response.write(data)
-        events = [_event_fields(chunk) for chunk in chunks]
+        events = [_event_fields(c if isinstance(c, bytes) else c.recorded) for c in chunks]
         await self.ctx.recorder.record(
             self.ctx.exchange,
             RecordKind.RESPONSE_EVENT,
