@@ -40,7 +40,9 @@ log = logging.getLogger("warden.server")
 INSPECTOR_FACTORIES: list[InspectorFactory] = [inspectors.guardrails, inspectors.masking]
 
 
-async def start_gateway(config: Config, *, stop: asyncio.Event | None = None) -> None:
+async def start_gateway(
+    config: Config, *, stop: asyncio.Event | None = None, settle_gc: bool = False
+) -> None:
     state_dir = config.state_dir
     state_dir.mkdir(parents=True, exist_ok=True)
     store = await open_store(config.store_url(), state_dir=state_dir)
@@ -95,6 +97,7 @@ async def start_gateway(config: Config, *, stop: asyncio.Event | None = None) ->
             approvals=approvals,
             setup=setup,
             stop=stop,
+            settle_gc=settle_gc,
         )
     finally:
         retention.cancel()
@@ -136,4 +139,4 @@ async def _retention(config: Config, store: Store) -> None:
 
 
 def run_gateway(config: Config) -> None:
-    run_async(start_gateway(config))
+    run_async(start_gateway(config, settle_gc=True))
