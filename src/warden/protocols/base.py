@@ -128,6 +128,9 @@ class ChannelBook:
         ``feed`` then only keeps the text, and ``end`` runs it through the
         chain in one piece (see :meth:`ChannelChain.whole`)."""
         self._whole: dict[str, list[str]] = {}
+        self.released = 0
+        """How many times a channel let text through (the relay sends the
+        stream's first content without waiting for the rest of its read)."""
 
     def start(self, channel: Channel) -> ChannelChain:
         chain = self.pipeline.open_channel(self.exchange, channel)
@@ -179,6 +182,8 @@ class ChannelBook:
         return None if chain is None else chain.text
 
     def _note(self, out: ChannelOut) -> Decision | None:
+        if out.text:
+            self.released += 1
         if out.decisions:
             self.exchange.decisions.extend(out.decisions)
         flow = out.flow_decision

@@ -29,7 +29,7 @@ from warden.errors import (
 )
 from warden.pipeline.chain import Pipeline
 from warden.pipeline.record import RecordingFailed, RecordKind
-from warden.protocols.base import Block, Hold, Item, Patch, Restored, Wire, patched
+from warden.protocols.base import Block, ChannelBook, Hold, Item, Patch, Restored, Wire, patched
 from warden.protocols.registry import Operation
 from warden.protocols.sse import RemoteProtocolError, SSEDecoder, SSEEvent
 from warden.server.keys import APPROVALS
@@ -191,6 +191,9 @@ class StreamRelay:
         self.ctx = ctx
         self.operation = operation
         self.adapter = operation.stream(ctx.exchange, pipeline)
+        book = getattr(self.adapter, "book", None)
+        self.book: ChannelBook | None = book if isinstance(book, ChannelBook) else None
+        self.first_out = False
         self.headers = headers
         self.response = web.StreamResponse(status=200, headers=headers)
         self.decoder = SSEDecoder(max_event_bytes=ctx.runtime.config.limits.max_event_bytes)
@@ -262,8 +265,14 @@ class StreamRelay:
 
     async def _pump(self) -> bool:
         """Feed every complete event, then write what they released at once;
-        True once the adapter ended the stream."""
+        True once the adapter ended the stream.
+
+        Except the stream's first content: it is written as soon as a
+        channel releases it, not after the rest of the read (an upstream
+        read can hold a whole short reply), so time to first token stays
+        the upstream's own."""
         items: list[Item] = []
+        book = self.book
         while True:
             event = self.decoder.next_event()
             if not isinstance(event, SSEEvent):
@@ -272,6 +281,13 @@ class StreamRelay:
             items.extend(released)
             if self.adapter.done:
                 break
+            if book is not None and book.released and not self.first_out and items:
+                self.first_out = True
+                if not isinstance(items[-1], Hold):
+                    if await self._write(items) or self.adapter.done:
+                        return True
+                    items = []
+                    continue
             if released and isinstance(released[-1], Hold):
                 # Nothing more is fed until the hold is answered; the
                 # events after it wait in the decoder.
