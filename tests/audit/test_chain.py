@@ -62,6 +62,21 @@ def test_canonical_text_round_trips_and_is_stable(value: object) -> None:
     assert canonical_text(json.loads(text)) == text
 
 
+@given(json_values)
+def test_canonical_text_is_what_the_stock_encoder_writes(value: object) -> None:
+    stock = json.JSONEncoder(
+        sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    assert canonical_text(value) == stock.encode(value)
+
+
+def test_a_cycle_is_refused_as_a_value_error() -> None:
+    cycle: list[object] = []
+    cycle.append(cycle)
+    with pytest.raises(ValueError, match="circular"):
+        canonical_text({"loop": cycle})
+
+
 @given(
     chain=st.text(min_size=1, max_size=20),
     ts=st.integers(0, 2**62),

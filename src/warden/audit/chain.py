@@ -61,8 +61,28 @@ _ENCODER = json.JSONEncoder(
     allow_nan=False,
     default=_default,
 )
-_encode = _ENCODER.encode
-_string = json.encoder.encode_basestring  # what _encode does for a str, without the dispatch
+_string = json.encoder.encode_basestring  # what the encoder does for a str
+
+# The C encoder that ``_ENCODER.encode`` builds anew on every call, built
+# once: the same text (a test holds it to that), a microsecond less an event
+# on the audit writer's thread. Without the circular-reference bookkeeping:
+# a cycle (or absurd nesting) surfaces as RecursionError, reported as the
+# ValueError the callers already handle.
+_c_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
+_iterencode = (
+    None
+    if _c_make_encoder is None
+    else _c_make_encoder(None, _default, _string, None, ":", ",", True, False, False)
+)
+
+
+def _encode(value: Any) -> str:
+    if _iterencode is None:
+        return _ENCODER.encode(value)
+    try:
+        return "".join(_iterencode(value, 0))
+    except RecursionError:
+        raise ValueError("circular or too deeply nested value") from None
 
 
 def canonical_text(value: Any) -> str:
