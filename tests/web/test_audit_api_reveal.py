@@ -9,7 +9,6 @@ the real one in a real gateway.
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -25,7 +24,7 @@ from warden.audit.store import Store
 from warden.audit.verify import verify
 from warden.pipeline.record import RecordKind
 from warden.pipeline.types import Identity
-from warden.server.keys import RECORDER
+from warden.server.keys import IDENTITY, RECORDER
 from warden.web.audit_api import add_routes
 
 Client = TestClient[web.Request, web.Application]
@@ -44,10 +43,7 @@ async def as_user(
 ) -> web.StreamResponse:
     user = request.headers.get("X-Test-User")
     if user:
-        # admin_auth stores the identity under the plain key "identity".
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", web.NotAppKeyWarning)
-            request["identity"] = PEOPLE[user]
+        request[IDENTITY] = PEOPLE[user]
     return await handler(request)
 
 

@@ -139,7 +139,7 @@ def register(subparsers: SubParsers) -> None:
     p.add_argument(
         "--key",
         metavar="SPEC",
-        help="key-encryption key: file:PATH or env:VAR "
+        help="key-encryption key: file:PATH, env:VAR or vault-transit:URL "
         f"(default: ${crypto.KEK_FILE_ENV} or ${crypto.KEK_ENV})",
     )
     p.add_argument("--json", action="store_true", help="print the payload as JSON only")

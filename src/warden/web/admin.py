@@ -19,7 +19,7 @@ from warden.approvals.store import DecisionError
 from warden.audit.reveal import AUDITOR_GROUP
 from warden.audit.store import Store
 from warden.pipeline.types import Identity
-from warden.server.keys import STATE
+from warden.server.keys import IDENTITY, STATE
 from warden.web import audit_api
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -58,12 +58,12 @@ async def admin_auth(request: web.Request, handler: Handler) -> web.StreamRespon
     if request.path.startswith("/admin/api/access-requests"):
         # Just-in-time requests: each connection names its own approvers;
         # the handler checks them (and that nobody approves their own request).
-        request["identity"] = identity
+        request[IDENTITY] = identity
         return await handler(request)
     allowed = set(_groups_for(request))
     if not identity.groups & allowed:
         return _json_error(403, f"{identity.subject} is not in any of: {sorted(allowed)}")
-    request["identity"] = identity
+    request[IDENTITY] = identity
     return await handler(request)
 
 
@@ -94,7 +94,7 @@ def add_routes(app: web.Application, store: Store, approvals: ApprovalService) -
         return web.json_response(row.as_dict())
 
     async def decide(request: web.Request, approve: bool) -> web.Response:
-        identity: Identity = request["identity"]
+        identity: Identity = request[IDENTITY]
         note = ""
         if request.can_read_body:
             body = await request.json()

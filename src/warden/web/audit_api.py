@@ -48,7 +48,7 @@ from warden.audit.store import Store
 from warden.audit.verify import verify
 from warden.pipeline.record import RecordingFailed
 from warden.pipeline.types import Identity
-from warden.server.keys import RECORDER
+from warden.server.keys import IDENTITY, RECORDER
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -195,7 +195,7 @@ class AuditApi:
         return web.json_response(report.as_dict())
 
     async def reveal(self, request: web.Request) -> web.Response:
-        identity = request.get("identity")
+        identity = request.get(IDENTITY)
         if not isinstance(identity, Identity):
             return _error(401, "send a gateway credential as Authorization: Bearer")
         if AUDITOR_GROUP not in identity.groups:
