@@ -15,7 +15,9 @@ planted at known offsets, then measures in one run:
 * the request side: a 200 KB Claude Code conversation, cold and with 2 KB
   new (the verdict cache at work);
 * precision / recall on ``../shared/corpus/secret-examples.jsonl`` for
-  Warden and detect-secrets, and matches on the project's hard negatives.
+  Warden and detect-secrets, and matches on the project's hard negatives;
+* the engine's own cost, each in a fresh process: seconds to build it and
+  the RSS it adds, compiling hyperscan and then loading the cached database.
 
 Prints a markdown section on stdout (progress on stderr); ``--out`` (or
 ``--out-json``) also writes every number as JSON. Needs the ``bench`` extra
@@ -31,6 +33,7 @@ import os
 import random
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -224,6 +227,49 @@ def bench_request(
     }
 
 
+# -- engine cost ---------------------------------------------------------------------------
+
+_ENGINE_PROBE = """
+import gc, json, sys, time
+sys.path.insert(0, sys.argv[1])
+from warden.detect import dbcache
+def rss():
+    gc.collect()
+    dbcache.release_memory()
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("VmRSS")) / 1024
+import warden.detect
+before = rss()
+start = time.perf_counter()
+from warden.detect.catalogue import Catalogue
+from warden.detect.engine import Engine
+engine = Engine(Catalogue.default())
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds, "rss_mb": rss() - before, "hyperscan_db_bytes":
+    engine._pass.size if engine._pass else 0}))
+"""
+
+
+def bench_engine() -> dict[str, Any]:
+    """Build time and resident memory of the default engine, in fresh processes."""
+    if not Path("/proc/self/status").exists():
+        return {"skipped": "needs /proc to read RSS"}
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-detect-cache-") as cache:
+        env = {**os.environ, "WARDEN_CACHE_DIR": cache}
+        for name in ("compiled", "cached"):
+            done = subprocess.run(
+                [sys.executable, "-c", _ENGINE_PROBE, str(ROOT / "src")],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            out[name] = json.loads(done.stdout)
+            log(f"  {name}: {out[name]['seconds']:.1f} s, +{out[name]['rss_mb']:.0f} MB RSS")
+    return out
+
+
 # -- quality -----------------------------------------------------------------------------
 
 
@@ -287,11 +333,12 @@ def bench_quality(engine: Engine) -> dict[str, Any]:
 
 
 def markdown(report: dict[str, Any]) -> str:
-    block, stream, request, quality = (
+    block, stream, request, quality, engine = (
         report["block"],
         report["stream"],
         report["request"],
         report["quality"],
+        report["engine"],
     )
     lines = [
         "## Detection",
@@ -336,6 +383,15 @@ def markdown(report: dict[str, Any]) -> str:
         f"| incremental, {request['new_bytes'] / 1000:.0f} KB new | "
         f"{request['incremental_ms']:.2f} | ≤ 1 |",
     ]
+    if "skipped" not in engine:
+        lines += [
+            "",
+            "| engine (default catalogue, fresh process) | build s | RSS added, MB |",
+            "|---|---|---|",
+        ]
+        for name, label in (("compiled", "compiling hyperscan"), ("cached", "database cached")):
+            row = engine[name]
+            lines.append(f"| {label} | {row['seconds']:.1f} | {row['rss_mb']:.0f} |")
     if "skipped" not in quality:
         lines += [
             "",
@@ -397,6 +453,8 @@ def main() -> int:
     log(f"  cold {request['cold_ms']:.1f} ms, incremental {request['incremental_ms']:.2f} ms")
     log("quality")
     quality = bench_quality(hs)
+    log("engine cost")
+    engine_cost = bench_engine()
     report = {
         "rules": len(catalogue),
         "enabled": sum(r.enabled for r in catalogue.rules),
@@ -405,6 +463,7 @@ def main() -> int:
         "stream": stream,
         "request": request,
         "quality": quality,
+        "engine": engine_cost,
         "cpu_count": os.cpu_count(),
     }
     print(markdown(report))

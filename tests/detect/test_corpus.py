@@ -25,9 +25,9 @@ SECRETS = CORPUS / "secret-examples.jsonl"
 PII = CORPUS / "pii-synth-presidio-research.json"
 
 # Floors we reach today; a rule change that drops below one is a regression to look at.
-RECALL_FLOOR_ALL_RULES = 0.95  # the catalogue, opt-in identifier rules included
-RECALL_FLOOR_DEFAULT = 0.92  # only rules enabled by default
-NEGATIVES_FIRED_CEILING = 32  # of 133 look-alikes; most are secret-shaped (see README)
+RECALL_FLOOR_ALL_RULES = 0.95  # the catalogue, opt-in rules included
+RECALL_FLOOR_DEFAULT = 0.95  # only rules enabled by default (the detection target)
+NEGATIVES_FIRED_CEILING = 29  # of 133 look-alikes; most are secret-shaped (see README)
 
 PII_RULE_TYPES = {
     "email-address": "EMAIL_ADDRESS",

@@ -151,3 +151,77 @@ def test_warden_placeholders_are_never_masked_again(backend: str) -> None:
     text = "K=[TOKEN:test-aws-key-id:0123456789abcdef] and [HASH:test-card:0123456789ab] ok"
     assert engine.scan(text) == []
     assert engine.scan("token=[REDACTED:test-generic-secret]") == []
+
+
+def test_rule_programs_are_compiled_when_first_needed() -> None:
+    engine = Engine(mini_catalogue(), backend="hyperscan", cache=False)
+    compiled = {r.rule.id for r in engine._rules if r.searcher.compiled}
+    assert compiled == set()
+    assert [f.rule_id for f in engine.scan("id AKIAIOSFODNN7EXAMPLF")] == ["test-aws-key-id"]
+    compiled = {r.rule.id for r in engine._rules if r.searcher.compiled}
+    assert compiled == {"test-aws-key-id"}
+
+
+@pytest.mark.parametrize("backend", ["hyperscan", "python"])
+def test_allow_patterns_and_stopwords_apply_each_as_listed(backend: str) -> None:
+    rule = Rule(
+        id="kv",
+        pattern=r"key=([^\s]{4,40})",
+        secret_group=1,
+        allow={
+            "patterns": [r"(?i)^dev", r"\.txt$", r"^[0-9]+$"],
+            "stopwords": ["Sample", "••", "a.b"],
+        },
+    )
+    engine = Engine(Catalogue((rule,)), backend=backend)  # type: ignore[arg-type]
+    reasons = {
+        text: [e.rejected for e in engine.explain(text, "kv")]
+        for text in (
+            "key=DEVELOPMENT",  # (?i) stays scoped to its own pattern
+            "key=notes.txt",
+            "key=123456",
+            "key=x-sample-y",  # stopwords are case-insensitive
+            "key=ab••cd",
+            "key=a.bc",  # literally, not a pattern
+            "key=axbc9z",
+            "key=prodDEV1",
+            "key=12345x",
+        )
+    }
+    assert reasons == {
+        "key=DEVELOPMENT": ["allowlisted pattern"],
+        "key=notes.txt": ["allowlisted pattern"],
+        "key=123456": ["allowlisted pattern"],
+        "key=x-sample-y": ["allowlisted stopword"],
+        "key=ab••cd": ["allowlisted stopword"],
+        "key=a.bc": ["allowlisted stopword"],
+        "key=axbc9z": [""],
+        "key=prodDEV1": [""],
+        "key=12345x": [""],
+    }
+
+
+@pytest.mark.parametrize("backend", ["hyperscan", "python"])
+def test_confirm_windows_hold_next_to_multibyte_text(backend: str) -> None:
+    """Windows are sized in characters where the text is ASCII, in bytes elsewhere."""
+    engine = mini_engine(backend)
+    for pad in ("", "é", "漢字" * 40, "🙂" * 30):
+        text = f'{pad}password = "h7Gk2pQz9Lm4Xw8v"{pad} AKIAIOSFODNN7EXAMPLF{pad}'
+        assert [text[f.start : f.end] for f in engine.scan(text)] == [
+            "h7Gk2pQz9Lm4Xw8v",
+            "AKIAIOSFODNN7EXAMPLF",
+        ]
+
+
+@pytest.mark.parametrize("backend", ["hyperscan", "python"])
+def test_a_pattern_hyperscan_refuses_with_its_end_anchor_still_works(backend: str) -> None:
+    # hyperscan refuses "\z" with something after it; the engine then drops the
+    # anchor from that rule's candidate form (a wider one), and finds the same
+    catalogue = Catalogue(
+        (
+            Rule(id="odd", pattern=r"k(?:x|$)yz"),
+            Rule(id="plain", pattern=r"ghp_[a-z]{4}(?:[^a-z]|$)"),
+        )
+    )
+    engine = Engine(catalogue, backend=backend, cache=False)  # type: ignore[arg-type]
+    assert [f.rule_id for f in engine.scan("kxyz ghp_abcd")] == ["odd", "plain"]

@@ -354,3 +354,31 @@ def test_a_session_id_sent_by_someone_else_restores_nothing() -> None:
     assert intruder is not None
     text = f'{{"command":"echo {token}"}}'
     assert intruder.deliver(text).text == text  # type: ignore[attr-defined]
+
+
+def test_the_verdict_cache_is_per_caller_too() -> None:
+    """Two callers sending one session id have a vault each: a cached verdict holds
+    one vault's placeholders, so it is never served to the other caller."""
+    masking = inspector()
+    text = "x" * 300 + f" {KEY}"
+    mine, theirs = view(conversation(text)), view(conversation(text))
+    masking.inspect_request(exchange("s"), mine)
+    other = Exchange(
+        id="x2",
+        session_id="s",
+        connection="claude",
+        connection_type="anthropic",
+        identity=Identity("mallory"),
+    )
+    masking.inspect_request(other, theirs)
+    assert mine.json["messages"][0]["content"] != theirs.json["messages"][0]["content"]
+
+
+def test_short_slots_are_cached_too() -> None:
+    masking = inspector()
+    masking.inspect_request(exchange(), view(conversation("hi", f"k {KEY}")))
+    misses = masking.cache.misses
+    again = view(conversation("hi", f"k {KEY}"))
+    decisions = masking.inspect_request(exchange(), again)
+    assert masking.cache.misses == misses
+    assert [d.rule for d in decisions] == ["test-aws-key-id"]

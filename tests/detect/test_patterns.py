@@ -9,6 +9,7 @@ import re2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from warden.detect.backends import HyperscanPass
 from warden.detect.patterns import (
     PatternError,
     analyse,
@@ -97,18 +98,51 @@ def test_hyperscan_closure_leaves_out_start_of_text_alternatives() -> None:
     assert not closure.fullmatch("ab")
 
 
-@given(st.text(alphabet="ab1 _-.:=\"'AKIAgh", max_size=40))
+# Shapes the candidate forms treat specially: a leading run cut at a literal,
+# boundaries consumed at the end (``$`` kept as ``\\z``), ``^`` alternatives.
+CANDIDATE_PATTERNS = [
+    *PATTERNS,
+    r"\b([A-Za-z0-9]{6}AZDO[A-Za-z0-9]{4})\b",
+    r"(?i)(?:^|[^A-Za-z0-9_.])[A-Za-z0-9_.\-]{0,20}?(?:api_?key|token)\s{0,3}=\s{0,3}([a-z0-9]{8,16})(?:[^a-z0-9]|$)",
+    r"(?:^|[^A-Za-z0-9._%+\-])([A-Za-z0-9][A-Za-z0-9._%+\-]{0,20}@[a-z]{2,8}\.[a-z]{2,4})\b",
+    r"(?:^|\n)[ \t]{0,4}[A-Z_]{0,10}TOKEN=([^\s]{4,20})[ \t]{0,4}(?:\r?\n|$)",
+    r"(?i)\bcf[\w.]{0,8}?key\s{0,2}=\s{0,2}([a-f0-9]{8})\b",
+]
+CANDIDATE_TEXT = st.text(alphabet="ab1 _-.:=\"'AKIAghDZO@Tkenyf\n", max_size=60)
+
+
+@given(st.lists(st.one_of(CANDIDATE_TEXT, st.sampled_from(list(PATTERNS.values()))), max_size=4))
 @settings(max_examples=300, deadline=None)
-def test_candidate_patterns_match_everything_the_original_does(text: str) -> None:
-    for pattern in PATTERNS:
-        wider = [re2.compile(p) for p in candidate_patterns(pattern, 8, 4)]
-        for found in re.finditer(pattern, text, re.ASCII):
-            # a leading ^ is checked at the text's start, like the original's
-            assert any(
-                w.search(text, found.start(), found.end()) is not None
-                and w.search(text, found.start(), found.end()).span() == found.span()
-                for w in wider
-            ), (pattern, found.group(0))
+def test_candidate_patterns_report_the_end_of_every_match(parts: list[str]) -> None:
+    """What the engine relies on: hyperscan reports an end offset at the end of
+    every match of the original (re2 ``finditer``, which the engine confirms)."""
+    text = "".join(parts)
+    data = text.encode()
+    for pattern in CANDIDATE_PATTERNS:
+        wider = candidate_patterns(pattern, 8, 4)
+        ends = HyperscanPass(wider, [0] * len(wider)).ends(data).get(0, [])
+        for found in re2.compile(pattern).finditer(data):
+            assert found.end() in ends, (pattern, wider, text, found.span())
+
+
+def test_candidate_patterns_cut_leading_runs_at_a_literal() -> None:
+    # the run before AZDO is gone, and so is the \b that stood before the run
+    assert candidate_patterns(r"\b([A-Za-z0-9]{76}AZDO[A-Za-z0-9]{4})\b", 8, 16) == [
+        r"(?:AZDO(?:[A-Za-z0-9]){4,4})\b"
+    ]
+    # a literal of one or two characters does not cut: the boundary before it is what keeps
+    # candidates few; here the leading ^ alternative becomes a pattern of its own
+    assert len(candidate_patterns(r"(?:^|[^0-9])(4[0-9]{3})(?:[^0-9]|$)", 8, 16)) == 2
+
+
+def test_candidate_patterns_keep_the_end_of_text() -> None:
+    [wider] = candidate_patterns(r"ghp_[A-Za-z0-9]{36}(?:[^A-Za-z0-9]|$)", 8, 16)
+    assert wider.endswith(r"(?:[^A-Za-z0-9]|\z)")
+    [loose] = candidate_patterns(r"ghp_[A-Za-z0-9]{36}(?:[^A-Za-z0-9]|$)", 8, 16, keep_end=False)
+    assert loose.endswith(r"(?:[^A-Za-z0-9]|)")
+    # in multi-line mode $ is the end of a line: dropped
+    [multi] = candidate_patterns(r"(?m)ghp_[A-Za-z0-9]{36}$", 8, 16)
+    assert r"\z" not in multi
 
 
 @pytest.mark.parametrize("text", ["a.b", "x y", "C:\\path", "é+ü", "(?i)"])

@@ -223,31 +223,28 @@ class Catalogue:
 
     rules: tuple[Rule, ...]
     infos: tuple[PatternInfo, ...] = field(init=False, repr=False, compare=False)
-    """Per rule, in order: the widths of its pattern."""
-    compiled: tuple[Any, ...] = field(init=False, repr=False, compare=False)
-    """Per rule, in order: its re2 program (compiled once, here)."""
+    """Per rule, in order: the widths of its pattern. (Each pattern is compiled
+    with re2 here to check it, and dropped: the engine compiles the programs it
+    needs when it first needs them.)"""
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         problems = []
         seen: set[str] = set()
         infos = []
-        compiled = []
         for rule in self.rules:
             if rule.id in seen:
                 problems.append(f"{rule.id}: duplicate rule id")
             seen.add(rule.id)
             try:
-                info, program = rule.check()
+                info, _program = rule.check()
             except PatternError as exc:
                 problems.append(f"{rule.id}: pattern {rule.pattern!r}: {exc}")
                 continue
             infos.append(info)
-            compiled.append(program)
         if problems:
             raise CatalogueError(problems)
         object.__setattr__(self, "infos", tuple(infos))
-        object.__setattr__(self, "compiled", tuple(compiled))
         object.__setattr__(self, "_index", {r.id: i for i, r in enumerate(self.rules)})
 
     # -- construction -----------------------------------------------------------

@@ -9,17 +9,30 @@ validator accepts it. A rejected match still consumes its span, exactly as
 ``finditer`` does.
 
 **How it is found fast.** With hyperscan, one block-mode database of all
-rules reports the end offset of every match. Every rule has a bounded
+rules reports the end offset of every match, from a wider *candidate* form
+of each pattern (:func:`~warden.detect.patterns.candidate_patterns`: long
+counts relaxed, leading runs cut at a literal, ``$`` kept as ``\\z``, so
+a token reports one end, not one per character). Every rule has a bounded
 maximum length ``L`` (checked at load), so a match ending at ``e`` starts in
-``[e - L, e]``. For each rule, candidates are confirmed in order: search
-re2 from ``max(chain, e - L)`` with ``endpos = e + L`` (the rest of the
-buffer is still context for assertions) and accept the match only if it
-starts at or before ``e``; every match that starts there ends inside the
-window, so the window cannot truncate it, and the leftmost such match is
-the one ``finditer`` would yield. The chain position then moves to the
-match's end. Without hyperscan (``backend="python"``) each rule's re2
-program is simply chained over the whole text: same results, slower. A
-property test holds the two to the same findings.
+``[e - L, e]``. ``L`` is the pattern's maximum in characters where the
+bytes around ``e`` are ASCII, in bytes (four per character) elsewhere. For
+each rule, candidates are confirmed in order: search re2 from
+``max(chain, e - L)`` with ``endpos = e + L`` (the rest of the buffer is
+still context for assertions) and accept the match only if it starts at or
+before ``e``; every match that starts there ends inside the window, so the
+window cannot truncate it, and the leftmost such match is the one
+``finditer`` would yield. The chain position then moves to the match's end.
+Without hyperscan (``backend="python"``) each rule's re2 program is simply
+chained over the whole text: same results, slower. A property test holds
+the two to the same findings.
+
+**What it holds.** A rule's re2 program is compiled the first time the rule
+has a candidate (most rules never do in a given process, and an re2 program
+with its automata is what costs memory); a rule's allow patterns are one
+program, its stopwords another, each shared by the rules that list the same
+ones. The hyperscan databases are cached on disk
+(:mod:`warden.detect.dbcache`), so a restart loads them instead of
+compiling again.
 
 **Placeholders.** Text Warden wrote (``[REDACTED:…]``, ``[HASH:…]``,
 ``[TOKEN:…]``) comes back: resent in the conversation, echoed by a model.
@@ -47,13 +60,15 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from pathlib import Path
+from typing import Literal, NamedTuple
 
+from warden.detect import dbcache
 from warden.detect.backends import HyperscanPass, Searcher, hyperscan_available
 from warden.detect.catalogue import MASKING_ACTIONS, SEVERITY_RANK, Catalogue, Rule
 from warden.detect.entropy import shannon
 from warden.detect.hold import StreamPass
-from warden.detect.patterns import candidate_patterns
+from warden.detect.patterns import PatternInfo, candidate_patterns, literal_pattern
 from warden.detect.validators import VALIDATORS, Validator
 
 Backend = Literal["auto", "hyperscan", "python"]
@@ -128,12 +143,13 @@ def encode(text: str) -> bytes:
 class _Compiled:
     __slots__ = (
         "_text_keywords",
-        "allow_patterns",
+        "allow",
         "allow_values",
         "group",
         "index",
         "keywords",
         "max_bytes",
+        "max_chars",
         "min_entropy",
         "rank",
         "rule",
@@ -143,25 +159,34 @@ class _Compiled:
         "whole_for_validator",
     )
 
-    def __init__(self, index: int, rule: Rule, max_bytes: int, compiled: Any) -> None:
+    def __init__(
+        self,
+        index: int,
+        rule: Rule,
+        info: PatternInfo,
+        allow: Searcher | None,
+        stopwords: Searcher | None,
+    ) -> None:
         self.index = index
         self.rule = rule
-        self.max_bytes = max_bytes
-        self.searcher = Searcher(rule.pattern, compiled=compiled)
+        self.max_bytes = info.max_bytes
+        self.max_chars = info.max_chars
+        self.searcher = Searcher(rule.pattern, lazy=True)
         self.group = rule.secret_group
         self.keywords = tuple(k.encode() for k in rule.keywords)
         self._text_keywords = rule.keywords
         self.min_entropy = rule.entropy
         self.allow_values = frozenset(rule.allow.values)
-        self.allow_patterns = tuple(Searcher(p) for p in rule.allow.patterns)
-        self.stopwords = tuple(w.lower() for w in rule.allow.stopwords)
+        self.allow = allow
+        self.stopwords = stopwords
+        """One re2 program over the lowered secret: any stopword in it."""
         self.validator: Validator | None = VALIDATORS[rule.validator] if rule.validator else None
         self.whole_for_validator = rule.validator == "pem"
         self.rank = SEVERITY_RANK[rule.severity]
 
     def accepts(self, data: bytes, spans: list[tuple[int, int]]) -> tuple[int, int]:
         """The secret's span if every filter passes, else ``(-1, -1)``."""
-        if self.rejects(data, spans):
+        if self._refusal(data, spans):
             return -1, -1
         return spans[self.group]
 
@@ -175,9 +200,22 @@ class _Compiled:
     def rejects(self, data: bytes, spans: list[tuple[int, int]]) -> str:
         """Why a match is not a finding (``""``: it is one). Filters apply in the
         catalogue's documented order: keywords, entropy, allowlist, validator."""
+        refusal = self._refusal(data, spans)
+        if refusal == _EMPTY:
+            return f"group {self.group} is empty"
+        if refusal == _ENTROPY:
+            start, end = spans[self.group]
+            entropy = shannon(data[start:end].decode())
+            return f"entropy {entropy:.2f} < {self.min_entropy}"
+        if refusal == _VALIDATOR:
+            return f"validator {self.rule.validator} refused it"
+        return _REASONS[refusal]
+
+    def _refusal(self, data: bytes, spans: list[tuple[int, int]]) -> int:
+        """Which filter refuses the match (``0``: none), in the documented order."""
         start, end = spans[self.group]
         if start < 0 or start == end:
-            return f"group {self.group} is empty"
+            return _EMPTY
         if self.keywords:
             whole = data[spans[0][0] : spans[0][1]].lower()
             for keyword in self.keywords:
@@ -185,52 +223,70 @@ class _Compiled:
                     break
             else:
                 if not self._keywords_folded(data[spans[0][0] : spans[0][1]]):
-                    return "no keyword in the match"
+                    return _KEYWORD
         secret = data[start:end].decode()
-        if self.min_entropy is not None:
-            entropy = shannon(secret)
-            if entropy < self.min_entropy:
-                return f"entropy {entropy:.2f} < {self.min_entropy}"
+        if self.min_entropy is not None and shannon(secret) < self.min_entropy:
+            return _ENTROPY
         if secret in self.allow_values:
-            return "allowlisted value"
-        if self.stopwords:
-            low = secret.lower()
-            if any(w in low for w in self.stopwords):
-                return "allowlisted stopword"
-        if self.allow_patterns:
+            return _VALUE
+        if self.stopwords is not None:
+            low = secret.lower().encode()
+            if self.stopwords.search(low, 0, len(low)) is not None:
+                return _STOPWORD
+        if self.allow is not None:
             raw = data[start:end]
-            if any(p.search(raw, 0, len(raw)) for p in self.allow_patterns):
-                return "allowlisted pattern"
+            if self.allow.search(raw, 0, len(raw)) is not None:
+                return _PATTERN
         if self.validator is not None:
             subject = (
                 data[spans[0][0] : spans[0][1]].decode() if self.whole_for_validator else secret
             )
             if not self.validator(subject):
-                return f"validator {self.rule.validator} refused it"
-        return ""
+                return _VALIDATOR
+        return 0
+
+
+_EMPTY, _KEYWORD, _ENTROPY, _VALUE, _STOPWORD, _PATTERN, _VALIDATOR = range(1, 8)
+_REASONS = {
+    0: "",
+    _KEYWORD: "no keyword in the match",
+    _VALUE: "allowlisted value",
+    _STOPWORD: "allowlisted stopword",
+    _PATTERN: "allowlisted pattern",
+}
 
 
 class Engine:
     """A compiled catalogue. Immutable: a rule change builds a new engine."""
 
     def __init__(
-        self, catalogue: Catalogue, *, backend: Backend = "auto", stream: bool = True
+        self,
+        catalogue: Catalogue,
+        *,
+        backend: Backend = "auto",
+        stream: bool = True,
+        cache: bool | Path = True,
     ) -> None:
         if backend == "auto":
             backend = "hyperscan" if hyperscan_available() else "python"
         self.catalogue = catalogue
         self.backend: Literal["hyperscan", "python"] = backend
+        cache_dir = dbcache.default_dir() if cache is True else cache or None
         # Warden's own placeholders are rule number n, always on: no finding
         # may overlap one (see ``resolve``).
-        keep_info, keep_program = PLACEHOLDER.check()
         rules = (*catalogue.rules, PLACEHOLDER)
-        infos = (*catalogue.infos, keep_info)
+        infos = (*catalogue.infos, PLACEHOLDER.info())
         self._keep = len(catalogue.rules)
+        shared: dict[tuple[str, ...], Searcher] = {}
         self._rules = tuple(
-            _Compiled(i, rule, info.max_bytes, program)
-            for i, (rule, info, program) in enumerate(
-                zip(rules, infos, (*catalogue.compiled, keep_program), strict=True)
+            _Compiled(
+                i,
+                rule,
+                info,
+                _union(rule.allow.patterns, shared),
+                _union(tuple(literal_pattern(w.lower()) for w in rule.allow.stopwords), shared),
             )
+            for i, (rule, info) in enumerate(zip(rules, infos, strict=True))
         )
         self._ids = tuple(r.id for r in rules)
         self._severity = tuple(r.severity for r in rules)
@@ -239,26 +295,44 @@ class Engine:
         )
         self._pass: HyperscanPass | None = None
         if backend == "hyperscan":
+            patterns: list[str] = []
+            ids: list[int] = []
+            wider: list[str | None] = []
+            for i, rule in enumerate(rules):
+                tight = candidate_patterns(rule.pattern, _KEEP_LOW, _KEEP_HIGH)
+                patterns.extend(tight)
+                ids.extend([i] * len(tight))
+                # the same without \z, should hyperscan refuse it where it is
+                loose: list[str | None] = [None] * len(tight)
+                if any(r"\z" in p for p in tight):
+                    found = candidate_patterns(rule.pattern, _KEEP_LOW, _KEEP_HIGH, keep_end=False)
+                    if len(found) == len(tight):
+                        loose = list(found)
+                wider.extend(loose)
             try:
-                expressions = [
-                    (pattern, i)
-                    for i, rule in enumerate(rules)
-                    for pattern in candidate_patterns(rule.pattern, _KEEP_LOW, _KEEP_HIGH)
-                ]
-                self._pass = HyperscanPass([p for p, _ in expressions], [i for _, i in expressions])
+                self._pass = HyperscanPass(patterns, ids, fallbacks=wider, cache_dir=cache_dir)
             except ValueError as exc:
                 raise ValueError(self._name_rule(str(exc))) from exc
         self.stream_pass = (
-            StreamPass(rules, infos, hyperscan=backend == "hyperscan") if stream else None
+            StreamPass(rules, infos, hyperscan=backend == "hyperscan", cache_dir=cache_dir)
+            if stream
+            else None
         )
         """What the stream masker runs per delta (built here, so the first stream pays nothing)."""
+        # loading the catalogue and compiling leave tens of MB of freed heap
+        dbcache.release_memory()
 
     @classmethod
     def build(
-        cls, catalogue: Catalogue | None = None, *, backend: Backend = "auto", stream: bool = True
+        cls,
+        catalogue: Catalogue | None = None,
+        *,
+        backend: Backend = "auto",
+        stream: bool = True,
+        cache: bool | Path = True,
     ) -> Engine:
         cat = catalogue if catalogue is not None else Catalogue.default()
-        return cls(cat, backend=backend, stream=stream)
+        return cls(cat, backend=backend, stream=stream, cache=cache)
 
     def _name_rule(self, message: str) -> str:
         match = re.match(r"rule #(\d+): (.*)", message, re.S)
@@ -351,10 +425,11 @@ class Engine:
         if ends is None and self._pass is not None:
             ends = self._pass.ends(data, pos)
         if ends is not None:
+            ascii = data.isascii()
             for index, rule_ends in ends.items():
                 if actions[index] is not None:
                     start = pos if resume is None else max(pos, resume.get(index, pos))
-                    self._confirm(self._rules[index], data, rule_ends, start, out)
+                    self._confirm(self._rules[index], data, rule_ends, start, out, ascii)
         else:
             rules = self._rules if only is None else [self._rules[i] for i in only]
             for compiled in rules:
@@ -365,8 +440,11 @@ class Engine:
         return out
 
     @staticmethod
-    def _confirm(rule: _Compiled, data: bytes, ends: list[int], chain: int, out: list[Hit]) -> None:
+    def _confirm(
+        rule: _Compiled, data: bytes, ends: list[int], chain: int, out: list[Hit], ascii: bool
+    ) -> None:
         width = rule.max_bytes
+        chars = rule.max_chars
         size = len(data)
         search = rule.searcher.search
         i = 0
@@ -376,8 +454,13 @@ class Engine:
             if end <= chain:
                 i += 1
                 continue
-            low = end - width if end - width > chain else chain
-            high = end + width if end + width < size else size
+            # A match has at most ``chars`` characters: as many bytes where
+            # they are ASCII, which most text is (``width`` assumes 4 each).
+            w = width
+            if chars < width and (ascii or data[end - chars : end + chars].isascii()):
+                w = chars
+            low = end - w if end - w > chain else chain
+            high = end + w if end + w < size else size
             spans = search(data, low, high)
             if spans is None:
                 # nothing lies wholly inside [low, high): no match ends there
@@ -466,6 +549,20 @@ class Engine:
                 )
             )
         return out
+
+
+def _union(patterns: tuple[str, ...], shared: dict[tuple[str, ...], Searcher]) -> Searcher | None:
+    """One re2 program for a rule's allow patterns or stopwords (any of them
+    matching is a match of the alternation), shared by every rule with the same
+    list. (Compiled here, not when first needed: a few dozen small programs, and
+    a union too large for re2 fails the build rather than a scan.)"""
+    if not patterns:
+        return None
+    found = shared.get(patterns)
+    if found is None:
+        union = "|".join(f"(?:{p})" for p in patterns)
+        found = shared[patterns] = Searcher(union)
+    return found
 
 
 def _overlaps(hit: Hit, spans: list[Span]) -> bool:

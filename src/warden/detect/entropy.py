@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 from collections import Counter
 
+_CLOG = tuple(c * math.log2(c) if c else 0.0 for c in range(1024))
+"""``c * log2(c)`` for small counts: entropy is ``log2(n) - sum(c log2 c) / n``."""
+
 
 def shannon(text: str) -> float:
     """``-sum(p * log2 p)`` over the characters of ``text``; 0.0 when empty.
@@ -15,8 +18,9 @@ def shannon(text: str) -> float:
     n = len(text)
     if n == 0:
         return 0.0
-    total = 0.0
-    for count in Counter(text).values():
-        p = count / n
-        total -= p * math.log2(p)
-    return total
+    counts = Counter(text).values()
+    if n < len(_CLOG):
+        weighted = sum(map(_CLOG.__getitem__, counts))
+    else:
+        weighted = sum(c * math.log2(c) for c in counts)
+    return max(0.0, math.log2(n) - weighted / n)

@@ -32,6 +32,7 @@ checked on every delta: the same holds, more work.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from warden.detect.backends import HyperscanPass, Searcher
 from warden.detect.catalogue import Rule
@@ -63,7 +64,12 @@ class StreamPass:
     )
 
     def __init__(
-        self, rules: Sequence[Rule], infos: Sequence[PatternInfo], *, hyperscan: bool
+        self,
+        rules: Sequence[Rule],
+        infos: Sequence[PatternInfo],
+        *,
+        hyperscan: bool,
+        cache_dir: Path | None = None,
     ) -> None:
         self._rules = len(infos)
         self._patterns = [rule.pattern for rule in rules]
@@ -122,11 +128,12 @@ class StreamPass:
             if width
         ]
         if trie:
-            self._trie = Searcher(f"(?:{'|'.join(sorted(set(trie)))})\\z", max_mem=64 << 20)
+            trie_pattern = f"(?:{'|'.join(sorted(set(trie)))})\\z"
+            self._trie = Searcher(trie_pattern, max_mem=64 << 20, lazy=True)
         self._trie_reach = trie_reach
         self._exc = frozenset(self._exceptions)
         if hyperscan:
-            self._live = HyperscanPass(live_patterns, live_ids)
+            self._live = HyperscanPass(live_patterns, live_ids, cache_dir=cache_dir)
         else:
             self._index = _AnchorIndex(indexed)
 

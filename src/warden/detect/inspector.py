@@ -44,8 +44,6 @@ from warden.pipeline.types import (
     SlotKind,
 )
 
-_CACHE_MIN_CHARS = 64
-
 
 def _vault_key(exchange: Exchange) -> str:
     """A session's vault belongs to its caller too: someone else who sends the
@@ -129,10 +127,12 @@ class MaskingInspector:
         state = self._state
         actions = state.actions_for(Direction.REQUEST, exchange)
         active = _any_on(actions)
-        vault = self._vaults.for_session(_vault_key(exchange))
+        session = _vault_key(exchange)  # tokenized verdicts hold this vault's placeholders
+        vault = self._vaults.for_session(session)
         masker = state.masker.with_vault(vault)
         out: list[Decision] = []
         actions_id = hash(actions)
+        version, engine, cache = state.version, state.engine, self._cache
         for slot in list(request.slots()):
             if slot.kind is SlotKind.THINKING:
                 if state.policy.restore_thinking:
@@ -153,20 +153,19 @@ class MaskingInspector:
             text = slot.text
             if not active or not text:
                 continue
-            verdict = None
-            key = None
-            if len(text) >= _CACHE_MIN_CHARS:
-                key = (exchange.session_id, state.version, actions_id, text_key(text))
-                verdict = self._cache.get(key)
+            key = (session, version, actions_id, text_key(text))
+            verdict = cache.get(key)
             if verdict is None:
-                findings = state.engine.scan(text, actions)
+                findings = engine.scan(text, actions)
                 masked = masker.apply(text, findings) if findings else text
                 verdict = Verdict(None if masked == text else masked, tuple(findings))
-                if key is not None:
-                    self._cache.put(key, verdict)
+                cache.put(key, verdict)
             if verdict.masked is not None:
                 request.replace(slot, verdict.masked)
-            out.extend(decisions(verdict.findings, inspector=self.name, channel=slot.describe()))
+            if verdict.findings:
+                out.extend(
+                    decisions(verdict.findings, inspector=self.name, channel=slot.describe())
+                )
         return out
 
     # -- response -----------------------------------------------------------------

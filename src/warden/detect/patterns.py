@@ -125,17 +125,40 @@ def exact_closure(pattern: str, *, exact: bool = True) -> str | None:
     return None if body is None else _wrap_flags(body, tree.state.flags)
 
 
-def candidate_patterns(pattern: str, keep_low: int = 1, keep_high: int = 0) -> list[str]:
-    """Wider patterns for the hyperscan candidate pass: every match of ``pattern``
+def candidate_patterns(
+    pattern: str,
+    keep_low: int = 1,
+    keep_high: int = 0,
+    *,
+    keep_end: bool = True,
+    trim: bool = True,
+) -> list[str]:
+    r"""Wider patterns for the hyperscan candidate pass: every match of ``pattern``
     is a match of one of them (same start and end), and they compile small and
     fast. Repetitions up to ``keep_high`` keep their counts; longer ones are
     relaxed to ``{min(m, keep_low),}`` (large counters are what make hyperscan
     slow to compile and refuse patterns). Hyperscan accepts ``^`` only at the
     very start, so a leading ``(?:^|[^a-z])`` becomes two patterns, ``^…`` and
-    ``[^a-z]…``, rather than losing the anchor (``^`` elsewhere is dropped)."""
+    ``[^a-z]…``, rather than losing the anchor (``^`` elsewhere is dropped).
+
+    With ``keep_end`` (and no multi-line flag), ``$`` and ``\z`` stay, as
+    ``\z``: a token rule ending in ``(?:[^A-Za-z0-9]|$)`` then reports one
+    end per token instead of one per character past its relaxed minimum
+    length, which is most of what the confirm step would otherwise sift.
+    Hyperscan refuses ``\z`` where something could follow it; the caller
+    then retries with ``keep_end=False``."""
     tree = _parser.parse(pattern)
     flags: int = tree.state.flags
-    walker = _Walker(keep_low=keep_low, drop_anchors=True, keep_high=keep_high)
+    walker = _Walker(
+        keep_low=keep_low,
+        drop_anchors=True,
+        keep_high=keep_high,
+        keep_end=keep_end and not _multiline(tree, flags),
+    )
+    if trim:
+        suffix = _from_literal(list(tree))
+        if suffix is not None:
+            return [_wrap_flags(walker.emit(suffix), flags)]
     items = list(tree)
     lead = 0
     while lead < len(items) and items[lead][0] is _c.AT:
@@ -154,6 +177,104 @@ def candidate_patterns(pattern: str, keep_low: int = 1, keep_high: int = 0) -> l
                 out.append(f"^{text}" if anchored else text)
             return list(dict.fromkeys(out))
     return [_wrap_flags(walker.emit(tree), flags)]
+
+
+def _from_literal(items: list[Any]) -> list[Any] | None:
+    """``items`` without the character runs that lead to its first literal;
+    ``None`` when something else comes first, or the literal is short.
+
+    Every match of ``items`` ends with a match of the result, at the same end
+    (the result is a suffix of it), so the cut form is a valid candidate
+    pattern; what it saves is the leading runs (``[A-Za-z0-9_.-]{0,80}``
+    before a key name, the local part of an e-mail address), which hyperscan
+    must otherwise track at every byte of the text. Skipped: assertions,
+    single characters, repetitions of one character class, and boundary
+    alternatives (``(?:^|[^a-z])``). A group is cut inside, an alternation
+    only where each alternative can be cut. The literal must be at least
+    three characters long (``4`` or ``=`` occur everywhere: the boundary
+    before them is what keeps the candidates few), and a ``\\b`` right before
+    it stays (when nothing was cut in between).
+    """
+    for k, (op, av) in enumerate(items):
+        if op is _c.LITERAL:
+            if _literal_run(items, k) < _MIN_LITERAL:
+                return None
+            return _with_assertions(items, k, items[k:])
+        if op is _c.SUBPATTERN:
+            inner = _from_literal(list(av[3]))
+            if inner is None:
+                return None
+            cut = [(_c.SUBPATTERN, (av[0], av[1], av[2], inner)), *items[k + 1 :]]
+            return _with_assertions(items, k, cut) if inner == list(av[3]) else cut
+        if op is _c.BRANCH:
+            if _is_boundary(av[1]):
+                continue
+            branches = [_from_literal(list(b)) for b in av[1]]
+            if any(b is None for b in branches):
+                return None
+            cut = [(_c.BRANCH, (None, branches)), *items[k + 1 :]]
+            whole = all(b == list(o) for b, o in zip(branches, av[1], strict=True))
+            return _with_assertions(items, k, cut) if whole else cut
+        if op is _c.AT or op in _ATOMS or _is_run(op, av):
+            continue
+        return None
+    return None
+
+
+_MIN_LITERAL = 3
+_BOUNDARIES = (_c.AT_BOUNDARY, _c.AT_NON_BOUNDARY)
+
+
+def _literal_run(items: list[Any], k: int) -> int:
+    end = k
+    while end < len(items) and items[end][0] is _c.LITERAL:
+        end += 1
+    return end - k
+
+
+def _with_assertions(items: list[Any], k: int, cut: list[Any]) -> list[Any]:
+    """``cut`` with the ``\\b`` / ``\\B`` that stood right before ``items[k]``."""
+    start = k
+    while start > 0 and items[start - 1][0] is _c.AT and items[start - 1][1] in _BOUNDARIES:
+        start -= 1
+    return [*items[start:k], *cut]
+
+
+def _is_run(op: Any, av: Any) -> bool:
+    return (
+        (op is _c.MAX_REPEAT or op is _c.MIN_REPEAT) and len(av[2]) == 1 and av[2][0][0] in _ATOMS
+    )
+
+
+def _is_boundary(branches: Any) -> bool:
+    """Alternatives of at most two characters each, of single characters and
+    assertions only (``^``, ``\\b``, ``[^a-z]``, ``_``, ``^:?``, ``[^:]:``)."""
+    for branch in branches:
+        width = 0
+        for op, av in branch:
+            if op in _ATOMS:
+                width += 1
+            elif _is_run(op, av):
+                width += av[1]
+            elif op is not _c.AT:
+                return False
+        if width > 2:
+            return False
+    return True
+
+
+def _multiline(seq: Any, flags: int) -> bool:
+    """Whether ``(?m)`` is on anywhere in ``seq`` (``$`` then means end of line)."""
+    if flags & _MULTILINE:
+        return True
+    for op, av in seq:
+        if op is _c.SUBPATTERN and _multiline(av[3], (flags | av[1]) & ~av[2]):
+            return True
+        if op is _c.BRANCH and any(_multiline(b, flags) for b in av[1]):
+            return True
+        if (op is _c.MAX_REPEAT or op is _c.MIN_REPEAT) and _multiline(av[2], flags):
+            return True
+    return False
 
 
 def literal_pattern(text: str) -> str:
@@ -197,7 +318,8 @@ class _Walker:
 
     ``emit`` writes a *relaxed* pattern: each ``{m,n}`` becomes ``{min(m,
     keep_low),}`` (so ``*``, ``+`` or a small lower bound), and, with
-    ``drop_anchors``, ``^ $ \\A \\z`` become nothing. Both only widen the language.
+    ``drop_anchors``, ``^ $ \\A \\z`` become nothing (with ``keep_end``,
+    ``$`` and ``\\z`` become ``\\z``). Both only widen the language.
     """
 
     def __init__(
@@ -209,7 +331,9 @@ class _Walker:
         exact: bool = False,
         mid_text: bool = False,
         keep_high: int = 0,
+        keep_end: bool = False,
     ) -> None:
+        self.keep_end = keep_end
         self.exact = exact
         self.keep_high = keep_high
         self.mid_text = mid_text
@@ -299,6 +423,8 @@ class _Walker:
         if op is _c.IN:
             return self._emit_class(av)
         if op is _c.AT:
+            if self.keep_end and av in (_c.AT_END, _c.AT_END_STRING):
+                return r"\z"
             if self.drop_anchors and av not in (_c.AT_BOUNDARY, _c.AT_NON_BOUNDARY):
                 return ""
             return _AT[av]

@@ -3,10 +3,13 @@
 Agents send the whole conversation every turn. The masking of one slot
 depends only on its text, the rules and actions in force, and (for
 ``tokenize``) the session's vault, so the result is cached under a SHA-256
-of the text together with the session, the engine and policy versions and
-the action set. Entries hold the masked text (``None`` when unchanged) and
-the findings (offsets and rule ids, never values). The cache is bounded by
-entry count and by the characters it holds, least recently used first out.
+of the text together with the vault's key (caller and session), the engine
+and policy versions and the action set. Every slot is cached, short ones
+too: a lookup costs a hash, a scan costs a hyperscan call and a Python
+round trip, so a resent turn costs hashing its text and nothing more.
+Entries hold the masked text (``None`` when unchanged) and the findings
+(offsets and rule ids, never values). The cache is bounded by entry count
+and by the characters it holds, least recently used first out.
 """
 
 from __future__ import annotations
