@@ -121,3 +121,23 @@ def test_encode_then_decode_any_chunking(
     chunks = [c for c in chunks if c]
     decoded = decode(chunks)
     assert [(e.event, e.data) for e in decoded] == events
+
+
+@given(
+    st.lists(st.sampled_from([b"\n", b"\r\n", b"\r"]), min_size=1, max_size=6),
+    st.integers(1, 5000),
+)
+def test_long_reads_with_any_line_endings_keep_every_byte(endings: list[bytes], size: int) -> None:
+    """Consumed bytes are compacted away lazily: past 64 KB of events in one
+    read and across reads, every event and its raw bytes come out as sent."""
+    wire = b""
+    expected = []
+    for n in range(900):  # about 100 KB: past the compaction threshold
+        nl = endings[n % len(endings)]
+        text = f"{n}:" + "x" * (n % 97)
+        wire += b"event: e" + nl + b"data: " + text.encode() + nl + nl
+        expected.append(("e", text))
+    for chunks in ([wire], [wire[i : i + size] for i in range(0, len(wire), size)]):
+        events = decode(chunks)
+        assert [(e.event, e.data) for e in events] == expected
+        assert b"".join(e.raw for e in events) == wire

@@ -69,6 +69,9 @@ def encode_comment(text: str = "") -> bytes:
     return f": {text}\n\n".encode() if text else b":\n\n"
 
 
+_COMPACT_AT = 64 * 1024
+
+
 class SSEDecoder:
     """Incremental decoder. Feed bytes, pull :class:`SSEEvent` values."""
 
@@ -137,9 +140,15 @@ class SSEDecoder:
                 retry=self._retry,
                 has_data=self._has_data,
             )
-            del self._buf[:after]
-            self._scan = 0
-            self._event_start = 0
+            # Consumed bytes stay until the buffer is drained (or a good
+            # part of it is consumed): one memmove per read, not per event.
+            if after == len(self._buf):
+                self._buf.clear()
+                after = 0
+            elif after > _COMPACT_AT:
+                del self._buf[:after]
+                after = 0
+            self._scan = self._event_start = after
             saw = self._saw_field
             self._reset_fields()
             if not saw and not raw.strip(b"\r\n"):
@@ -152,7 +161,8 @@ class SSEDecoder:
         n = len(buf)
         i = start
         lf = buf.find(b"\n", start)
-        cr = buf.find(b"\r", start)
+        # Only a CR before the next LF can end this line: never scan past it.
+        cr = buf.find(b"\r", start) if lf < 0 else buf.find(b"\r", start, lf)
         if lf < 0 and cr < 0:
             return None
         if cr < 0 or (0 <= lf < cr):
