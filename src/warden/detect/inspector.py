@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from warden.detect.engine import KEEP, Actions, Engine
 from warden.detect.mask import Masker, decisions
@@ -62,22 +62,31 @@ class _State:
     policy: Policy
     masker: Masker
     version: str
-    actions: dict[tuple[Direction, str, frozenset[str]], tuple[str | None, ...]] = field(
-        default_factory=dict
-    )
+    actions: dict[tuple[Direction, str, frozenset[str]], _Actions] = field(default_factory=dict)
 
-    def actions_for(self, direction: Direction, exchange: Exchange) -> tuple[str | None, ...]:
+    def actions_for(self, direction: Direction, exchange: Exchange) -> _Actions:
         key = (direction, exchange.connection, exchange.identity.groups)
         found = self.actions.get(key)
         if found is None:
             if len(self.actions) > 4096:
                 self.actions.clear()
-            found = self.actions[key] = self.engine.actions(
+            actions = self.engine.actions(
                 self.policy.actions(
                     self.engine.catalogue, direction, exchange.connection, exchange.identity.groups
                 )
             )
+            found = self.actions[key] = _Actions(actions, _any_on(actions), hash(actions))
         return found
+
+
+class _Actions(NamedTuple):
+    """Per-rule actions for one direction, connection and set of groups, with
+    what every exchange asks of them computed once (not per request: the
+    tuple has one entry per rule)."""
+
+    actions: tuple[str | None, ...]
+    active: bool
+    ident: int
 
 
 class MaskingInspector:
@@ -125,13 +134,11 @@ class MaskingInspector:
 
     def inspect_request(self, exchange: Exchange, request: RequestView) -> Sequence[Decision]:
         state = self._state
-        actions = state.actions_for(Direction.REQUEST, exchange)
-        active = _any_on(actions)
+        actions, active, actions_id = state.actions_for(Direction.REQUEST, exchange)
         session = _vault_key(exchange)  # tokenized verdicts hold this vault's placeholders
         vault = self._vaults.for_session(session)
         masker = state.masker.with_vault(vault)
         out: list[Decision] = []
-        actions_id = hash(actions)
         version, engine, cache = state.version, state.engine, self._cache
         for slot in list(request.slots()):
             if slot.kind is SlotKind.THINKING:
@@ -172,9 +179,9 @@ class MaskingInspector:
 
     def open_channel(self, exchange: Exchange, channel: Channel) -> ChannelInspector | None:
         state = self._state
-        actions = state.actions_for(Direction.RESPONSE, exchange)
+        actions, active, _ = state.actions_for(Direction.RESPONSE, exchange)
         detok = state.policy.detokenize_tool_input and channel.kind is ChannelKind.TOOL_INPUT
-        if not _any_on(actions) and not detok:
+        if not active and not detok:
             return None
         vault = self._vaults.for_session(_vault_key(exchange))
         masker = state.masker.with_vault(vault)
