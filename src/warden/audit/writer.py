@@ -72,7 +72,8 @@ _EVENT_COLUMNS = (
 
 
 class _RowInserter:
-    """Runs an INSERT as multi-row ``INSERT … VALUES (…), (…), … [ON CONFLICT …]``.
+    """Runs an INSERT as multi-row ``INSERT … VALUES (…), (…), … [ON CONFLICT …]``
+    on SQLite, as the driver's pipelined ``executemany`` on PostgreSQL.
 
     One statement per ``chunk`` rows, sent straight to the driver: SQLite's
     driver releases the GIL around every statement it steps, so an
@@ -112,9 +113,19 @@ class _RowInserter:
             limit = 999
         self._chunk = max(1, min(chunk, limit // len(columns)))
         self._sql: dict[int, str] = {}
+        # psycopg pipelines an executemany of one-row statements, which is
+        # faster than one statement with thousands of bound parameters.
+        self._many = store.engine.dialect.name == "postgresql"
 
     def __call__(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> None:
         order = self._order
+        if self._many:
+            one = self._head + self._row + self._tail
+            if order is None:
+                conn.exec_driver_sql(one, [tuple(row) for row in rows])
+            else:
+                conn.exec_driver_sql(one, [tuple(row[i] for i in order) for row in rows])
+            return
         for at in range(0, len(rows), self._chunk):
             part = rows[at : at + self._chunk]
             sql = self._sql.get(len(part))
