@@ -57,7 +57,8 @@ from warden.protocols.anthropic import iter_slots  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from detect_inputs import build_text, conversation, prose, stream_text  # noqa: E402
 
-CORPUS = ROOT.parent / "shared" / "corpus" / "secret-examples.jsonl"
+CORPUS_DIR = Path(os.environ.get("WARDEN_CORPUS_DIR") or ROOT.parent / "shared" / "corpus")
+CORPUS = CORPUS_DIR / "secret-examples.jsonl"
 HARD_NEGATIVES = ROOT / "tests" / "detect" / "hard_negatives.txt"
 
 

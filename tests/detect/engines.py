@@ -7,6 +7,7 @@ per (catalogue, backend); engines are immutable, so sharing is safe.
 from __future__ import annotations
 
 import json
+import os
 from functools import cache
 from pathlib import Path
 
@@ -17,7 +18,13 @@ from warden.detect.vault import MemoryVault
 
 DATA = Path(__file__).with_name("data")
 MINI = DATA / "mini.yaml"
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "secret-examples.jsonl"
+CORPUS_DIR = Path(
+    os.environ.get("WARDEN_CORPUS_DIR") or Path(__file__).resolve().parents[3] / "shared" / "corpus"
+)
+"""The shared labeled corpus: ``$WARDEN_CORPUS_DIR``, else ``../shared/corpus``
+beside the checkout. It lives outside the repository; the tests that only
+measure against it skip when it is not there."""
+CORPUS = CORPUS_DIR / "secret-examples.jsonl"
 HARD_NEGATIVES = Path(__file__).with_name("hard_negatives.txt")
 
 

@@ -1,4 +1,5 @@
-"""Measure the catalogue on the shared labeled corpus (../shared/corpus), when it is there.
+"""Measure the catalogue on the shared labeled corpus (``$WARDEN_CORPUS_DIR``, else
+../shared/corpus), when it is there.
 
 Plain-regex gate only (see rulegate.py); the engine measures itself separately. Numbers are
 printed even when the tests pass:
@@ -19,8 +20,9 @@ from pathlib import Path
 import pytest
 
 from tests.detect import rulegate as gate
+from tests.detect.engines import CORPUS_DIR
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
+CORPUS = CORPUS_DIR
 SECRETS = CORPUS / "secret-examples.jsonl"
 PII = CORPUS / "pii-synth-presidio-research.json"
 

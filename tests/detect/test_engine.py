@@ -118,11 +118,12 @@ def test_backends_agree_on_the_test_catalogue(parts: list[str]) -> None:
     assert mini_engine("hyperscan").scan(text, actions) == mini_engine("python").scan(text, actions)
 
 
-@pytest.mark.skipif(not corpus_lines(), reason="shared corpus not present")
 @given(st.data())
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_backends_agree_on_the_default_catalogue(data: st.DataObject) -> None:
-    lines = data.draw(st.lists(st.sampled_from(corpus_lines()), min_size=1, max_size=4))
+    # The rules' own examples always; the shared corpus too when it is there.
+    pool = corpus_lines() + tuple(ex for r in default_engine().rules for ex in r.examples)
+    lines = data.draw(st.lists(st.sampled_from(pool), min_size=1, max_size=4))
     noise = data.draw(st.text(alphabet=ALPHABET, max_size=20))
     text = noise.join(lines)
     fast, slow = default_engine("hyperscan"), default_engine("python")
