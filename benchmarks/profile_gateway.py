@@ -70,19 +70,26 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=QUICK.concurrency)
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument(
+        "--contender",
+        choices=("warden", "warden-norec"),
+        default="warden",
+        help="warden-norec: the quickstart with recording off",
+    )
     args = parser.parse_args()
     pyspy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(pyspy).exists():
         raise SystemExit("py-spy is not installed: .venv/bin/pip install py-spy")
     raise_fd_limit()
     workdir = WORK / "profile"
-    with fleet_of(["direct", "warden"], workdir) as fleet:
-        warden = fleet.servers.get("warden")
+    name = args.contender
+    with fleet_of(["direct", name], workdir) as fleet:
+        warden = fleet.servers.get(name)
         if warden is None:
-            raise SystemExit(f"warden did not start: {fleet.skipped.get('warden')}")
-        job = target(fleet, "warden", args.api, stream=args.stream)
+            raise SystemExit(f"{name} did not start: {fleet.skipped.get(name)}")
+        job = target(fleet, name, args.api, stream=args.stream)
         assert job is not None
-        collapsed = workdir / f"warden-{args.api}{'-stream' if args.stream else ''}.txt"
+        collapsed = workdir / f"{name}-{args.api}{'-stream' if args.stream else ''}.txt"
         spy = subprocess.Popen(
             [
                 pyspy,
@@ -124,7 +131,7 @@ def main() -> int:
     result = json.loads(load.stdout)
     cpu = result["cpu_s"][str(warden.pid)]
     print(
-        f"warden/{args.api}{' (stream)' if args.stream else ''}: {result['rps']:.0f} req/s, "
+        f"{name}/{args.api}{' (stream)' if args.stream else ''}: {result['rps']:.0f} req/s, "
         f"{cpu * 1000 / max(1, result['requests']):.3f} CPU ms/request, "
         f"{result['errors']} errors"
     )

@@ -66,3 +66,24 @@ def test_the_thread_writes_batches_at_its_interval() -> None:
         writer._stop.wait(0.01)
     assert out.getvalue().count("\n") == 100
     writer.stop()
+
+
+def test_timestamps_follow_each_record_across_seconds() -> None:
+    formatter = JsonFormatter()
+    stamps = []
+    for second, msecs in (
+        (1_700_000_000, 123),
+        (1_700_000_000, 987),
+        (1_700_000_001, 4),
+        (1_699_999_999, 500),
+    ):
+        record = logging.LogRecord("warden.test", logging.INFO, __file__, 1, "m", None, None)
+        record.created = second + msecs / 1000
+        record.msecs = msecs
+        stamps.append(json.loads(formatter.format(record))["ts"])
+    assert stamps == [
+        "2023-11-14T22:13:20.123Z",
+        "2023-11-14T22:13:20.987Z",
+        "2023-11-14T22:13:21.004Z",
+        "2023-11-14T22:13:19.500Z",
+    ]

@@ -18,11 +18,22 @@ from typing import Any, TextIO
 _RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message"}
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
+
+
 class JsonFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__()
+        self._second = -1
+        self._stamp = ""
+
     def format(self, record: logging.LogRecord) -> str:
+        second = int(record.created)
+        if second != self._second:  # one strftime a second, not one a line
+            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
         out: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "ts": f"{self._stamp}.{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -35,7 +46,7 @@ class JsonFormatter(logging.Formatter):
             exc = record.exc_info[1]
             out["error"] = f"{type(exc).__name__}: {exc}"
             out["where"] = _where(record.exc_info[2])
-        return json.dumps(out, separators=(",", ":"), default=str)
+        return _ENCODER.encode(out)
 
 
 def _where(tb: Any) -> str:
@@ -122,6 +133,12 @@ def setup_logging(level: str = "info", *, interval: float = 0.1) -> None:
     _writer = LineWriter(sys.stderr, JsonFormatter(), interval=interval)
     _writer.start()
     atexit.register(_writer.stop)
+    # What the formatter never prints, records need not collect: the
+    # caller's frame (a stack walk per record), thread and process names.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     root = logging.getLogger()
     root.handlers[:] = [_DeferredHandler(_writer)]
     root.setLevel(level.upper())
