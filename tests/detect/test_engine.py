@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from tests.detect.engines import corpus_lines, default_engine, mini_catalogue, mini_engine
 from warden.detect.catalogue import Catalogue, Rule
-from warden.detect.engine import Engine, Finding
+from warden.detect.engine import Engine, Finding, char_offsets, encode
 
 
 def spans(
@@ -182,6 +182,8 @@ def test_allow_patterns_and_stopwords_apply_each_as_listed(backend: str) -> None
             "key=notes.txt",
             "key=123456",
             "key=x-sample-y",  # stopwords are case-insensitive
+            "key=X-SAMPLE-Y",
+            "key=ÉSAMPLE",  # and so outside ASCII
             "key=ab••cd",
             "key=a.bc",  # literally, not a pattern
             "key=axbc9z",
@@ -194,6 +196,8 @@ def test_allow_patterns_and_stopwords_apply_each_as_listed(backend: str) -> None
         "key=notes.txt": ["allowlisted pattern"],
         "key=123456": ["allowlisted pattern"],
         "key=x-sample-y": ["allowlisted stopword"],
+        "key=X-SAMPLE-Y": ["allowlisted stopword"],
+        "key=ÉSAMPLE": ["allowlisted stopword"],
         "key=ab••cd": ["allowlisted stopword"],
         "key=a.bc": ["allowlisted stopword"],
         "key=axbc9z": [""],
@@ -226,3 +230,16 @@ def test_a_pattern_hyperscan_refuses_with_its_end_anchor_still_works(backend: st
     )
     engine = Engine(catalogue, backend=backend, cache=False)  # type: ignore[arg-type]
     assert [f.rule_id for f in engine.scan("kxyz ghp_abcd")] == ["odd", "plain"]
+
+
+@given(
+    st.lists(st.sampled_from(["a", "bc ", "é", "漢字", "🙂", "\n", "xyz" * 20]), max_size=30),
+    st.lists(st.integers(0, 100), max_size=12),
+)
+def test_char_offsets_agree_with_decoding_each_prefix(parts: list[str], picks: list[int]) -> None:
+    """ASCII stretches are counted by length, the rest by decoding: the same offsets."""
+    text = "".join(parts)
+    data = encode(text)
+    boundaries = [len(text[:i].encode()) for i in range(len(text) + 1)]
+    offsets = [boundaries[p * len(text) // 100] for p in picks]
+    assert char_offsets(data, offsets) == {o: len(data[:o].decode()) for o in offsets}

@@ -13,6 +13,7 @@ makes expensive).
 from __future__ import annotations
 
 import importlib
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -186,23 +187,20 @@ class HyperscanPass:
             return {}
         base = start - 1 if start > 0 else 0
         block = data[base:] if base else data
-        flat: list[tuple[int, int]] = []
-        add = flat.append
+        # the handler runs once per match, in C -> Python: keep it to one
+        # dict lookup and one append (offsets are shifted afterwards, if at all)
+        found: defaultdict[int, list[int]] = defaultdict(list)
 
         def on_match(rule: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
-            add((rule, to))
+            found[rule].append(to)
 
         self._db.scan(block, match_event_handler=on_match)
-        found: dict[int, list[int]] = {}
-        for rule, to in flat:
-            bucket = found.get(rule)
-            if bucket is None:
-                found[rule] = [to + base]
-            else:
-                bucket.append(to + base)
-        for bucket in found.values():
+        for rule, bucket in found.items():
             if len(bucket) > 1:
                 bucket.sort()  # already in order almost always: linear
+            if base:
+                found[rule] = [to + base for to in bucket]
+        found.default_factory = None  # a plain mapping from here on
         return found
 
 

@@ -66,7 +66,7 @@ from typing import Literal, NamedTuple
 from warden.detect import dbcache
 from warden.detect.backends import HyperscanPass, Searcher, hyperscan_available
 from warden.detect.catalogue import MASKING_ACTIONS, SEVERITY_RANK, Catalogue, Rule
-from warden.detect.entropy import shannon
+from warden.detect.entropy import below, shannon
 from warden.detect.hold import StreamPass
 from warden.detect.patterns import PatternInfo, candidate_patterns, literal_pattern
 from warden.detect.validators import VALIDATORS, Validator
@@ -224,19 +224,19 @@ class _Compiled:
             else:
                 if not self._keywords_folded(data[spans[0][0] : spans[0][1]]):
                     return _KEYWORD
-        secret = data[start:end].decode()
-        if self.min_entropy is not None and shannon(secret) < self.min_entropy:
+        raw = data[start:end]
+        secret = raw.decode()
+        if self.min_entropy is not None and below(secret, self.min_entropy):
             return _ENTROPY
         if secret in self.allow_values:
             return _VALUE
         if self.stopwords is not None:
-            low = secret.lower().encode()
+            # ASCII lowers the same as bytes; str.lower also folds the rest
+            low = raw.lower() if raw.isascii() else secret.lower().encode()
             if self.stopwords.search(low, 0, len(low)) is not None:
                 return _STOPWORD
-        if self.allow is not None:
-            raw = data[start:end]
-            if self.allow.search(raw, 0, len(raw)) is not None:
-                return _PATTERN
+        if self.allow is not None and self.allow.search(raw, 0, len(raw)) is not None:
+            return _PATTERN
         if self.validator is not None:
             subject = (
                 data[spans[0][0] : spans[0][1]].decode() if self.whole_for_validator else secret
@@ -574,7 +574,10 @@ def char_offsets(data: bytes, offsets: Sequence[int]) -> dict[int, int]:
     out: dict[int, int] = {}
     byte = char = 0
     for offset in sorted(set(offsets)):
-        char += len(data[byte:offset].decode())
+        piece = data[byte:offset]
+        # an ASCII stretch (most of them) has as many characters as bytes;
+        # checking that is far cheaper than decoding it to count
+        char += len(piece) if piece.isascii() else len(piece.decode())
         byte = offset
         out[offset] = char
     return out
