@@ -16,7 +16,7 @@ from warden.audit.recorder import Mode, Recorder
 from warden.audit.store import open_store
 
 CHAIN = "crash"
-EVENTS_PER_EXCHANGE = 10  # exchange, request, start, 5 deltas, decision, end
+EVENTS_PER_EXCHANGE = 9  # request, start, 5 deltas, decision, end
 
 
 async def main(url: str, state_dir: str, mode: Mode) -> None:

@@ -54,7 +54,7 @@ async def test_show(client: TestClient[web.Request, web.Application]) -> None:
     response = await client.get("/admin/audit/sessions/s-bob")
     body = await response.json()
     assert body["session"]["outcome"] == "blocked"
-    assert len(body["events"]) == 8 and body["events"][0]["kind"] == "exchange"
+    assert len(body["events"]) == 7 and body["events"][0]["kind"] == "request"
     response = await client.get("/admin/audit/sessions/missing")
     assert response.status == 404
 
@@ -63,11 +63,11 @@ async def test_exports_stream(client: TestClient[web.Request, web.Application]) 
     response = await client.get("/admin/audit/sessions/s-alice/export")
     assert response.headers["Content-Type"].startswith("application/x-ndjson")
     lines = [json.loads(x) for x in (await response.text()).splitlines()]
-    assert len(lines) == 8 and {x["session"] for x in lines} == {"s-alice"}
+    assert len(lines) == 7 and {x["session"] for x in lines} == {"s-alice"}
     response = await client.get("/admin/audit/export", params={"format": "csv"})
     assert "attachment" in response.headers["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(await response.text())))
-    assert len(rows) == 16
+    assert len(rows) == 14
     response = await client.get("/admin/audit/export", params={"format": "xml"})
     assert response.status == 400
     response = await client.get("/admin/audit/sessions/missing/export")
@@ -76,7 +76,7 @@ async def test_exports_stream(client: TestClient[web.Request, web.Application]) 
 
 async def test_verify(client: TestClient[web.Request, web.Application], store: Store) -> None:
     body = await (await client.get("/admin/audit/verify")).json()
-    assert body["ok"] is True and body["events"] == 16
+    assert body["ok"] is True and body["events"] == 14
     execute(store, "DELETE FROM audit_events WHERE seq = 3")
     body = await (await client.get("/admin/audit/verify")).json()
     assert body["ok"] is False

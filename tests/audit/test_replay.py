@@ -91,7 +91,7 @@ def test_only_new_request_messages_are_shown() -> None:
 def test_show_lists_every_event() -> None:
     out = console()
     events = [
-        event(1, 0, "exchange", {"subject": "alice", "connection": "claude"}),
+        event(1, 0, "request", {"subject": "alice", "connection": "claude", "method": "POST"}),
         event(2, 1_000_000, "decision", {"flow": "block", "rule": "rm-rf", "action": "block"}),
         event(3, 2_000_000, "raw", {"of": "request", "size": 10}),
     ]

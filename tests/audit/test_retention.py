@@ -36,15 +36,15 @@ async def test_purge_deletes_expired_runs_and_verify_still_passes(store: Store) 
     await fill(store)
     policy = RetentionPolicy(default_days=30, connections={"openai": 90})
     result = purge(store, policy, signer=load_or_create_signer(store.state_dir), now=later(40))
-    assert result.events == 16
-    assert [(t.first_seq, t.last_seq) for t in result.tombstones] == [(1, 8), (17, 24)]
+    assert result.events == 14
+    assert [(t.first_seq, t.last_seq) for t in result.tombstones] == [(1, 7), (15, 21)]
     assert result.sessions == 2
     remaining = event_rows(store, CHAIN)
-    assert [r.seq for r in remaining] == [*range(9, 17), 25]
+    assert [r.seq for r in remaining] == [*range(8, 15), 22]
     report = verify(store)
     assert report.ok, report.all_problems
     by_chain = {c.chain_id: c for c in report.chains}
-    assert by_chain[CHAIN].purged == 16 and by_chain[CHAIN].events == 9
+    assert by_chain[CHAIN].purged == 14 and by_chain[CHAIN].events == 8
     ids = {s.id for s in queries.list_sessions(store, SessionFilter())}
     assert ids == {"s-keep"}
     # The purge is itself an admin event in the admin chain.
@@ -57,7 +57,7 @@ async def test_nothing_expires_when_young_or_unconfigured(store: Store) -> None:
     signer = load_or_create_signer(store.state_dir)
     assert purge(store, RetentionPolicy(default_days=30), signer=signer).events == 0
     assert purge(store, RetentionPolicy(), signer=signer, now=later(400)).events == 0
-    assert len(event_rows(store, CHAIN)) == 25
+    assert len(event_rows(store, CHAIN)) == 22
 
 
 async def test_tampering_after_a_purge_is_still_caught(store: Store) -> None:
@@ -70,26 +70,26 @@ async def test_tampering_after_a_purge_is_still_caught(store: Store) -> None:
     )
     execute(
         store,
-        "UPDATE audit_events SET payload = '{}' WHERE chain_id = :c AND seq = 25",
+        "UPDATE audit_events SET payload = '{}' WHERE chain_id = :c AND seq = 22",
         c=CHAIN,
     )
     problems = verify(store).all_problems
-    assert [(p.kind, p.seq) for p in problems] == [("edited", 25)]
+    assert [(p.kind, p.seq) for p in problems] == [("edited", 22)]
 
 
 async def test_a_deletion_disguised_as_a_purge_is_caught(store: Store) -> None:
     await fill(store)
     rows = {r.seq: r for r in event_rows(store, CHAIN)}
-    execute(store, "DELETE FROM audit_events WHERE chain_id = :c AND seq BETWEEN 9 AND 16", c=CHAIN)
+    execute(store, "DELETE FROM audit_events WHERE chain_id = :c AND seq BETWEEN 8 AND 14", c=CHAIN)
     with store.engine.begin() as conn:
         conn.execute(
             schema.tombstones.insert().values(
                 chain_id=CHAIN,
-                first_seq=9,
-                last_seq=16,
-                prev_hash=rows[8].hash,
-                last_hash=rows[16].hash,
-                count=8,
+                first_seq=8,
+                last_seq=14,
+                prev_hash=rows[7].hash,
+                last_hash=rows[14].hash,
+                count=7,
                 purged_at=now_us(),
                 reason="retention",
                 key_id="forged",
@@ -97,7 +97,7 @@ async def test_a_deletion_disguised_as_a_purge_is_caught(store: Store) -> None:
             )
         )
     problem = verify(store).all_problems[0]
-    assert problem.kind == "tombstone" and problem.seq == 9
+    assert problem.kind == "tombstone" and problem.seq == 8
 
 
 async def test_a_tampered_tombstone_breaks_the_chain(store: Store) -> None:
@@ -122,10 +122,10 @@ async def test_the_writer_resumes_after_its_whole_chain_was_purged(store: Store)
     async with Recorder(store, instance_id=CHAIN) as recorder:
         await conversation(recorder, exchange("e4", "s-new"))
     rows: list[Any] = event_rows(store, CHAIN)
-    assert rows[0].seq == 26
+    assert rows[0].seq == 23
     assert rows[0].id > highest_id  # ids of purged events are never reused
     with store.engine.connect() as conn:
-        tomb = conn.execute(select(schema.tombstones).where(schema.tombstones.c.last_seq == 25))
+        tomb = conn.execute(select(schema.tombstones).where(schema.tombstones.c.last_seq == 22))
         assert rows[0].prev_hash == tomb.one().last_hash
     report = verify(store)
     assert report.ok, report.all_problems

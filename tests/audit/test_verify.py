@@ -43,9 +43,9 @@ async def test_an_untouched_store_verifies(store: Store) -> None:
     await fill(store)
     report = verify(store)
     assert report.ok, report.all_problems
-    assert report.events == 24
+    assert report.events == 21
     (chain,) = report.chains
-    assert chain.chain_id == CHAIN and chain.head_seq == 24 and chain.checkpoints == 1
+    assert chain.chain_id == CHAIN and chain.head_seq == 21 and chain.checkpoints == 1
     assert verify(store).as_dict()["ok"] is True
 
 
@@ -64,11 +64,11 @@ async def test_an_edited_event_is_named(store: Store) -> None:
 
 async def test_an_edited_identity_is_named(store: Store) -> None:
     await fill(store)
-    target = row_at(store, 9)  # the second exchange's opening event
-    assert target.kind == "exchange"
+    target = row_at(store, 8)  # the second exchange's opening event
+    assert target.kind == "request"
     forged = target.payload.replace('"alice"', '"mallory"')
     execute(store, "UPDATE audit_events SET payload = :p WHERE id = :id", p=forged, id=target.id)
-    assert first_problem(store).seq == 9
+    assert first_problem(store).seq == 8
 
 
 async def test_an_edited_and_rehashed_event_is_named(store: Store) -> None:
@@ -105,10 +105,10 @@ async def test_a_deleted_event_is_named(store: Store) -> None:
 
 async def test_deleted_newest_events_are_caught_by_the_checkpoint(store: Store) -> None:
     await fill(store)
-    execute(store, "DELETE FROM audit_events WHERE chain_id = :c AND seq > 21", c=CHAIN)
+    execute(store, "DELETE FROM audit_events WHERE chain_id = :c AND seq > 18", c=CHAIN)
     problem = first_problem(store)
-    assert (problem.kind, problem.seq) == ("deleted", 22)
-    assert "signed seq 24" in problem.message
+    assert (problem.kind, problem.seq) == ("deleted", 19)
+    assert "signed seq 21" in problem.message
 
 
 def shift_up(store: Store, from_seq: int) -> None:
@@ -167,7 +167,7 @@ async def test_reordered_events_are_named(store: Store) -> None:
 
 async def test_a_tampered_checkpoint_fails_its_signature(store: Store) -> None:
     await fill(store)
-    execute(store, "UPDATE audit_checkpoints SET seq = 23")
+    execute(store, "UPDATE audit_checkpoints SET seq = 20")
     problem = first_problem(store)
     assert problem.kind == "checkpoint" and "invalid signature" in problem.message
 
@@ -184,15 +184,15 @@ async def test_anchors_catch_what_the_store_no_longer_shows(store: Store, tmp_pa
     anchors = tmp_path / "anchors.jsonl"
     await fill(store, sinks=[JsonlFileSink(anchors)])
     records = [json.loads(line) for line in anchors.read_text().splitlines()]
-    assert [r["seq"] for r in records] == [24]
-    assert Checkpoint.from_record(records[0]).seq == 24
+    assert [r["seq"] for r in records] == [21]
+    assert Checkpoint.from_record(records[0]).seq == 21
     assert verify(store, anchors=load_anchors(anchors)).ok
     # Delete the newest events and the stored checkpoints that pin them.
-    execute(store, "DELETE FROM audit_events WHERE chain_id = :c AND seq > 20", c=CHAIN)
+    execute(store, "DELETE FROM audit_events WHERE chain_id = :c AND seq > 17", c=CHAIN)
     execute(store, "DELETE FROM audit_checkpoints")
     assert verify(store).ok  # nothing in the store shows it...
     problem = first_problem(store, anchors=load_anchors(anchors))
-    assert (problem.kind, problem.seq) == ("deleted", 21)  # ...the anchor does
+    assert (problem.kind, problem.seq) == ("deleted", 18)  # ...the anchor does
 
 
 async def test_a_tampered_raw_payload_is_caught(store: Store) -> None:

@@ -62,7 +62,7 @@ async def test_verify_passes_then_names_the_tampered_event(
 ) -> None:
     await record(env)
     assert warden("audit", "verify") == 0
-    assert "verified 8 events in 1 chain(s)" in capsys.readouterr().out
+    assert "verified 7 events in 1 chain(s)" in capsys.readouterr().out
     store = open_store_sync(str(env["url"]), state_dir=Path(env["state"]))
     execute(store, "UPDATE audit_events SET payload = '{}' WHERE seq = 4")
     store.close()
@@ -82,7 +82,7 @@ async def test_checkpoints_export_as_anchors(
     anchors = tmp_path / "anchors.jsonl"
     assert warden("audit", "checkpoints", "-o", str(anchors)) == 0
     (line,) = anchors.read_text().splitlines()
-    assert json.loads(line)["seq"] == 8 and "public_key" in json.loads(line)
+    assert json.loads(line)["seq"] == 7 and "public_key" in json.loads(line)
     key = Path(env["state"]) / "audit-signing.key"
     assert warden("audit", "verify", "--anchors", str(anchors), "--trust-key", str(key)) == 0
     assert "1 anchor(s)" in capsys.readouterr().out
@@ -124,7 +124,7 @@ async def test_purge_leaves_a_verifiable_chain(
     assert "nothing to purge" in capsys.readouterr().err
     assert warden("audit", "purge", "--days", "0", "--connection", "other=30", "--json") == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["events"] == 8 and result["sessions"] == 1
+    assert result["events"] == 7 and result["sessions"] == 1
     assert warden("audit", "verify") == 0
 
 

@@ -77,7 +77,7 @@ def test_show(store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert warden("sessions", "show", "s-bob", "--store", store_url, "--json") == 0
     document = json.loads(capsys.readouterr().out)
     assert document["session"]["outcome"] == "blocked"
-    assert [e["kind"] for e in document["events"]][:2] == ["exchange", "request"]
+    assert [e["kind"] for e in document["events"]][:2] == ["request", "response.start"]
     assert warden("sessions", "show", "nope", "--store", store_url) == 1
     assert "no session 'nope'" in capsys.readouterr().err
 
@@ -93,10 +93,10 @@ def test_replay(store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
 def test_export(store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert warden("sessions", "export", "--store", store_url, "--format", "jsonl") == 0
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
-    assert len(lines) == 18 and {x["subject"] for x in lines} == {"alice", "bob"}
+    assert len(lines) == 16 and {x["subject"] for x in lines} == {"alice", "bob"}
     target = tmp_path / "out.csv"
     argv = ("sessions", "export", "s-bob", "--store", store_url, "--format", "csv", "-o")
     assert warden(*argv, str(target)) == 0
-    assert "exported 10 events" in capsys.readouterr().err
+    assert "exported 9 events" in capsys.readouterr().err
     rows = list(csv.DictReader(io.StringIO(target.read_text())))
-    assert len(rows) == 10 and {r["session"] for r in rows} == {"s-bob"}
+    assert len(rows) == 9 and {r["session"] for r in rows} == {"s-bob"}

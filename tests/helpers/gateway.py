@@ -74,6 +74,8 @@ def run_gateway(
     async def main() -> None:
         nonlocal stop
         stop = asyncio.Event()
+        if hasattr(recorder, "start"):  # the audit recorder runs on the gateway's loop
+            await recorder.start()
         app = create_app(config, factories=factories, recorder=recorder, approvals=approvals)
         runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=2)
         await runner.setup()
@@ -85,6 +87,8 @@ def run_gateway(
         ready.set()
         await stop.wait()
         await runner.cleanup()
+        if hasattr(recorder, "stop"):
+            await recorder.stop()
 
     thread = threading.Thread(target=lambda: loop.run_until_complete(main()), daemon=True)
     thread.start()

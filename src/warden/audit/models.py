@@ -9,8 +9,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-EXCHANGE = "exchange"
-"""Written by the recorder before an exchange's first event: who, from where, over what."""
+REQUEST = "request"
+"""Opens every exchange: who (``subject``, ``groups``, ``auth_method``, client,
+connection) and, when the request was read, what (``method``, ``path``,
+``operation``, ``policy``, the masked ``body`` or its size)."""
+END = "end"
+"""Closes every exchange: ``outcome``, ``status``, ``ms``; for a whole
+(non-streamed) response also its ``content_type`` and masked ``body`` (or
+``bytes`` when it is not JSON)."""
 RAW = "raw"
 """An encrypted raw payload: ``{"of": kind, "cipher", "data_key", "sha256", "size"}``."""
 ADMIN = "admin"

@@ -10,9 +10,12 @@
   exchange is committed and raises :class:`RecordingFailed` when one could
   not be (or not within ``settle_timeout``).
 
-Before an exchange's first event the recorder writes an ``exchange`` event
-(identity, client, connection), so who did what is inside the hash chain,
-not only in the sessions table. ``admin_event`` always waits for its commit
+Every exchange opens with a ``request`` event that carries who made it
+(identity, client, connection) beside what was asked, so who did what is
+inside the hash chain, not only in the sessions table. The recorder adds the
+identity to the exchange's first ``request``; when something else comes
+first (an error before the request was read), it opens the exchange with a
+``request`` event of identity alone. ``admin_event`` always waits for its commit
 and raises :class:`RecordingFailed` if it cannot be stored, in both modes.
 """
 
@@ -65,7 +68,7 @@ def _clean_id(value: str) -> str:
 
 
 def exchange_payload(exchange: Exchange) -> dict[str, Any]:
-    """The ``exchange`` event: who called, from where, over which connection."""
+    """Who called, from where, over which connection: the opening of an exchange."""
     identity = exchange.identity
     payload: dict[str, Any] = {
         "subject": identity.subject,
@@ -276,8 +279,19 @@ class Recorder:
             if len(self._exchanges) > _MAX_OPEN_EXCHANGES:
                 self._exchanges.popitem(last=False)
             opening = exchange_payload(exchange)
+            if kind == models.REQUEST and not raw and isinstance(payload, dict):
+                # One event, not two: the first request carries its caller.
+                opening.update(payload)
+                number = await self._put(
+                    (ts, kind, session, exchange_id, opening, False), wait=strict
+                )
+                if not number:
+                    self._exchanges.pop(exchange_id, None)
+                    return
+                state.last = number
+                return
             number = await self._put(
-                (ts, models.EXCHANGE, session, exchange_id, opening, False), wait=strict
+                (ts, models.REQUEST, session, exchange_id, opening, False), wait=strict
             )
             if not number:
                 self._exchanges.pop(exchange_id, None)
@@ -286,7 +300,7 @@ class Recorder:
         number = await self._put((ts, kind, session, exchange_id, payload, raw), wait=strict)
         if number:
             state.last = max(state.last, number)
-        if kind == "end":
+        if kind == models.END:
             state.ended = True
             if not strict:
                 self._exchanges.pop(exchange_id, None)

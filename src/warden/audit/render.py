@@ -212,16 +212,14 @@ def summary(kind: str, payload: Any) -> str:
     """One line describing an event, for ``sessions show``."""
     if not isinstance(payload, dict):
         return compact(payload, 120)
-    if kind == "exchange":
-        return (
-            f"{payload.get('subject')} via {payload.get('connection')}"
-            f" {payload.get('operation') or ''} from {payload.get('client_address') or '?'}"
-        )
     if kind == "request":
         messages = request_messages(payload)
         target = f"{payload.get('method', '')} {payload.get('path', '')}".strip()
         last = messages[-1] if messages else ("", "")
-        return compact(f"{target} {last[0]}: {last[1]}".strip(), 120)
+        line = f"{target} {last[0]}: {last[1]}".strip() if messages else target
+        if "subject" in payload:  # the exchange's opening request: who sent it
+            line = f"{payload.get('subject')} via {payload.get('connection')}: {line}"
+        return compact(line, 120)
     if kind == "response.start":
         return f"status {payload.get('status', '?')}"
     if kind == "response.event":
@@ -229,12 +227,13 @@ def summary(kind: str, payload: Any) -> str:
         return (
             compact("".join(text for _, text in pieces), 120) if pieces else compact(payload, 120)
         )
-    if kind == "response.body":
-        return compact(response_text(payload), 120)
     if kind == "decision":
         return decision_line(payload)
     if kind == "end":
-        return f"{payload.get('outcome', '?')} status {payload.get('status', '?')}"
+        line = f"{payload.get('outcome', '?')} status {payload.get('status', '?')}"
+        if "body" in payload:
+            line += ": " + response_text(payload)
+        return compact(line, 120)
     if kind == "raw":
         return f"sealed raw {payload.get('of', '?')} payload ({payload.get('size', '?')} bytes)"
     return compact(payload, 120)

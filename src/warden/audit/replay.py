@@ -84,22 +84,19 @@ class Replayer:
     def render(self, event: models.EventInfo) -> None:
         payload = event.payload if isinstance(event.payload, dict) else {"value": event.payload}
         kind = event.kind
-        if kind == models.EXCHANGE:
-            self._line(Text(""))
-            self.console.rule(
-                f"exchange {(event.exchange_id or '')[:12]} · {payload.get('subject')}"
-                f" · {payload.get('connection')} {payload.get('operation') or ''}".rstrip(),
-                style="dim",
-            )
-        elif kind == "request":
+        if kind == models.REQUEST:
+            if "subject" in payload:  # the exchange's opening request
+                self._line(Text(""))
+                self.console.rule(
+                    f"exchange {(event.exchange_id or '')[:12]} · {payload.get('subject')}"
+                    f" · {payload.get('connection')} {payload.get('operation') or ''}".rstrip(),
+                    style="dim",
+                )
             self._request(payload)
         elif kind == "response.start":
             self._line(Text(f"← status {payload.get('status', '?')}", style="dim"))
         elif kind == "response.event":
             self._stream(payload)
-        elif kind == "response.body":
-            self._line(Text("assistant:", style="bold green"))
-            self._line(render.highlight(render.response_text(payload)))
         elif kind == "decision":
             flow = str(payload.get("flow", ""))
             self._line(Text("⚑ " + render.decision_line(payload), style=_FLOW_STYLES.get(flow, "")))
@@ -109,7 +106,10 @@ class Replayer:
             self._line(Text(f"✔ approval: {render.compact(payload)}", style="yellow"))
         elif kind == "error":
             self._line(Text(f"✖ error: {render.compact(payload)}", style="bold red"))
-        elif kind == "end":
+        elif kind == models.END:
+            if "body" in payload:  # a whole response travels in its end
+                self._line(Text("assistant:", style="bold green"))
+                self._line(render.highlight(render.response_text(payload)))
             outcome = payload.get("outcome", "?")
             style = "green" if outcome == "ok" else "bold red"
             self._line(Text(f"■ {outcome} (status {payload.get('status', '?')})", style=style))

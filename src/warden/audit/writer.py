@@ -334,9 +334,9 @@ class ChainWriter:
             out.payloads.append(payload)
             prev = digest
             if session is not None and isinstance(payload, dict):
-                if kind == models.EXCHANGE:
+                if kind == models.REQUEST:
                     self._session_start(out, session, ts, payload)
-                elif kind == "end":
+                elif kind == models.END:
                     self._session_end(out, session, ts, payload)
                 elif kind == "decision":
                     key = (
@@ -376,7 +376,7 @@ class ChainWriter:
             row.update(self._who(payload))
 
     def _who(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """The session columns an ``exchange`` event fills, cached: the same
+        """The session columns an exchange's opening ``request`` fills, cached: the same
         caller, client and connection come back exchange after exchange."""
         groups = payload.get("groups")
         key: Any = (

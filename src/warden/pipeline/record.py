@@ -21,20 +21,24 @@ from warden.pipeline.types import Exchange
 
 class RecordKind(enum.StrEnum):
     REQUEST = "request"
-    """method, path, query, headers (credentials removed), body (masked)."""
+    """The first event of an exchange: method, path, operation, policy, and the
+    body (masked) or its size; the recorder adds who sent it."""
     RESPONSE_START = "response.start"
-    """status, headers."""
+    """A stream's status and content type."""
     RESPONSE_EVENT = "response.event"
     """one SSE event or body chunk as sent to the agent (masked), with ``t``."""
     RESPONSE_BODY = "response.body"
-    """a whole non-streamed body as sent to the agent (masked)."""
+    """A whole response, as the step a sealed raw copy belongs to; the masked
+    body travels in ``END``."""
     DECISION = "decision"
     """:meth:`Decision.as_record` plus direction."""
     HOLD = "hold"
     APPROVAL = "approval"
     ERROR = "error"
     END = "end"
-    """outcome (ok, blocked, denied, error, cancelled), status, durations."""
+    """The last event of an exchange: outcome (ok, blocked, denied, error,
+    cancelled…), status, ms; for a whole response also its content type and
+    its body (masked), or its size when it is not JSON."""
 
 
 class RecordingFailed(Exception):

@@ -32,7 +32,7 @@ from warden.pipeline.types import Decision, Direction, Exchange, Flow, Identity
 from warden.protocols.registry import Operation, resolve
 from warden.server.keys import RECORDER, RUNTIME, STATE
 from warden.server.logs import log_fields
-from warden.server.relay import StreamRelay, relay_json, relay_raw
+from warden.server.relay import StreamRelay, record_end, relay_json, relay_raw
 from warden.server.runtime import Connection, Runtime
 from warden.upstream.broker import CredentialUnavailable, response_headers
 
@@ -68,6 +68,8 @@ class Context:
     pipeline: Pipeline
     status: int = 0
     outcome: str = "ok"
+    ended: bool = False
+    """The ``end`` event is recorded (a whole response travels in it)."""
 
 
 def error_response(error: GatewayError, flavor: Flavor) -> web.Response:
@@ -182,8 +184,16 @@ async def _exchange(ctx: Context) -> web.StreamResponse:
     operation = resolve(connection.config.type, request.method, tail)
     ctx.exchange.operation = operation.name if operation else ""
 
+    target: dict[str, Any] = {
+        "method": request.method,
+        "path": tail,
+        "policy": ctx.policy_name,
+    }
+    if operation is not None:
+        target["operation"] = operation.name
     body = await _read_body(request, limits.max_body_bytes)
     if isinstance(body, GatewayError):
+        await ctx.recorder.record(ctx.exchange, RecordKind.REQUEST, target)
         return _fail(ctx, body)
 
     parsed: Any = None
@@ -191,6 +201,8 @@ async def _exchange(ctx: Context) -> web.StreamResponse:
         try:
             parsed = json.loads(body)
         except ValueError as exc:
+            target["bytes"] = len(body)
+            await ctx.recorder.record(ctx.exchange, RecordKind.REQUEST, target)
             return _fail(
                 ctx,
                 GatewayError(
@@ -199,43 +211,38 @@ async def _exchange(ctx: Context) -> web.StreamResponse:
             )
         ctx.exchange.streaming = isinstance(parsed, dict) and parsed.get("stream") is True
 
-    policy_name, pipeline = ctx.policy_name, ctx.pipeline
-    if ctx.policy.raw_recording and parsed is not None and _raw_enabled(ctx.recorder):
-        await ctx.recorder.record_raw(  # type: ignore[attr-defined]
-            ctx.exchange, RecordKind.REQUEST, {"body": json.loads(body)}
-        )
+    # The request event opens the exchange's record (the recorder adds who
+    # sent it); the decisions on it and a sealed raw copy follow.
+    original = body
+    opening: dict[str, Any] = {**target, "bytes": len(body)}
+    decisions: list[Decision] = []
+    failure: GatewayError | None = None
+    outcome = "error"
     if operation is not None and parsed is not None:
         view = JsonRequestView(parsed, operation.name, operation.walker)
         try:
-            decisions = pipeline.inspect_request(ctx.exchange, view)
+            decisions = ctx.pipeline.inspect_request(ctx.exchange, view)
         except Exception:
             log.exception("request inspection failed", extra={"fields": _ids(ctx)})
-            return _fail(ctx, _inspection_failed(ctx))
-        await _record_decisions(ctx, decisions, Direction.REQUEST)
-        blocked = next((d for d in decisions if d.flow is Flow.BLOCK), None)
-        if blocked is not None:
-            ctx.outcome = "blocked"
-            return _fail(ctx, _blocked_error(blocked), outcome="blocked")
-        if view.dirty:
-            body = json.dumps(parsed, separators=(",", ":"), ensure_ascii=False).encode()
-        await ctx.recorder.record(
-            ctx.exchange,
-            RecordKind.REQUEST,
-            {
-                "method": request.method,
-                "path": tail,
-                "operation": operation.name,
-                "policy": policy_name,
-                "body": parsed,
-            },
+            failure = _inspection_failed(ctx)
+        else:
+            blocked = next((d for d in decisions if d.flow is Flow.BLOCK), None)
+            if blocked is not None:
+                # Only the size: a blocking rule may leave its match unmasked.
+                failure, outcome = _blocked_error(blocked), "blocked"
+            else:
+                if view.dirty:
+                    body = json.dumps(parsed, separators=(",", ":"), ensure_ascii=False).encode()
+                opening = {**target, "body": parsed}
+    await ctx.recorder.record(ctx.exchange, RecordKind.REQUEST, opening)
+    await _record_decisions(ctx, decisions, Direction.REQUEST)
+    if ctx.policy.raw_recording and parsed is not None and _raw_enabled(ctx.recorder):
+        await ctx.recorder.record_raw(  # type: ignore[attr-defined]
+            ctx.exchange, RecordKind.REQUEST, {"body": json.loads(original)}
         )
-    else:
-        await ctx.recorder.record(
-            ctx.exchange,
-            RecordKind.REQUEST,
-            {"method": request.method, "path": tail, "policy": policy_name, "bytes": len(body)},
-        )
-    return await _forward(ctx, operation, body, pipeline)
+    if failure is not None:
+        return _fail(ctx, failure, outcome=outcome)
+    return await _forward(ctx, operation, body, ctx.pipeline)
 
 
 async def _forward(
@@ -389,9 +396,8 @@ async def _finish(ctx: Context) -> None:
     state = ctx.request.app[STATE]
     state.metrics.observe(ctx.connection.name, ctx.status, ctx.outcome, exchange)
     try:
-        await ctx.recorder.record(
-            exchange, RecordKind.END, {"outcome": ctx.outcome, "status": ctx.status, "ms": ms}
-        )
+        if not ctx.ended:
+            await record_end(ctx)
         await ctx.recorder.settle(exchange)
     except Exception:
         log.exception("recording the end of an exchange failed", extra={"fields": _ids(ctx)})

@@ -55,6 +55,18 @@ def _blocked(decision: Any) -> GatewayError:
     )
 
 
+async def record_end(ctx: Context, **response: Any) -> None:
+    """Close the exchange's record: outcome, status, duration, and for a
+    whole response the response itself (one event, not two)."""
+    ms = round((time.perf_counter() - ctx.started) * 1000, 2)
+    ctx.ended = True
+    await ctx.recorder.record(
+        ctx.exchange,
+        RecordKind.END,
+        {"outcome": ctx.outcome, "status": ctx.status, "ms": ms, **response},
+    )
+
+
 async def relay_raw(
     ctx: Context, upstream: aiohttp.ClientResponse, headers: CIMultiDict[str]
 ) -> web.StreamResponse:
@@ -63,11 +75,7 @@ async def relay_raw(
     if upstream.status >= 400 or upstream.content_length is not None:
         body = await upstream.read()
         body = broker.scrub(body)
-        await ctx.recorder.record(
-            ctx.exchange,
-            RecordKind.RESPONSE_BODY,
-            {"status": upstream.status, "content_type": upstream.content_type, "bytes": len(body)},
-        )
+        await record_end(ctx, content_type=upstream.content_type, bytes=len(body))
         await ctx.recorder.settle(ctx.exchange)
         return web.Response(status=upstream.status, body=body, headers=headers)
     response = web.StreamResponse(status=upstream.status, headers=headers)
@@ -77,11 +85,7 @@ async def relay_raw(
         total += len(chunk)
         await response.write(broker.scrub(chunk))
     await response.write_eof()
-    await ctx.recorder.record(
-        ctx.exchange,
-        RecordKind.RESPONSE_BODY,
-        {"status": upstream.status, "content_type": upstream.content_type, "bytes": total},
-    )
+    await record_end(ctx, content_type=upstream.content_type, bytes=total)
     return response
 
 
@@ -125,11 +129,7 @@ async def relay_json(
     else:
         encoded = raw  # nothing changed: the upstream's bytes, as they were
     out = ctx.connection.broker.scrub(encoded)
-    await ctx.recorder.record(
-        ctx.exchange,
-        RecordKind.RESPONSE_BODY,
-        {"status": upstream.status, "content_type": upstream.content_type, "body": body},
-    )
+    await record_end(ctx, content_type=upstream.content_type, body=body)
     await ctx.recorder.settle(ctx.exchange)
     headers["Content-Type"] = "application/json"
     return web.Response(status=upstream.status, body=out, headers=headers)
