@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -243,3 +245,41 @@ def test_char_offsets_agree_with_decoding_each_prefix(parts: list[str], picks: l
     boundaries = [len(text[:i].encode()) for i in range(len(text) + 1)]
     offsets = [boundaries[p * len(text) // 100] for p in picks]
     assert char_offsets(data, offsets) == {o: len(data[:o].decode()) for o in offsets}
+
+
+ACTIVE = frozenset(
+    {"test-aws-key-id", "test-github-pat", "test-generic-secret", "test-private-key"}
+)
+
+
+@pytest.mark.parametrize("backend", ["hyperscan", "python"])
+def test_an_engine_compiles_only_the_active_rules(backend: str) -> None:
+    engine = Engine(mini_catalogue(), backend=backend, active=ACTIVE)  # type: ignore[arg-type]
+    text = "AKIAIOSFODNN7EXAMPLF mail bob@example.org ping 8.8.8.8"
+    assert spans(engine, text) == [("test-aws-key-id", "AKIAIOSFODNN7EXAMPLF")]
+    off = {r.id for r, a in zip(engine.rules, engine.default_actions, strict=True) if a is None}
+    assert "test-email" in off and "test-card" in off
+    actions = list(engine.default_actions)
+    actions[engine.catalogue.index("test-email")] = "redact"
+    with pytest.raises(ValueError, match="test-email"):
+        engine.scan(text, actions)
+
+
+@given(
+    st.lists(
+        st.one_of(st.text(alphabet=ALPHABET, max_size=12), st.sampled_from(PIECES)), max_size=8
+    )
+)
+@settings(max_examples=200, deadline=None)
+def test_leaving_rules_out_changes_no_finding_of_the_others(parts: list[str]) -> None:
+    text = "".join(parts)
+    catalogue = mini_catalogue()
+    actions = [r.action if r.id in ACTIVE else None for r in catalogue.rules]
+    for backend in ("hyperscan", "python"):
+        narrow = _narrow_engine(backend)
+        assert narrow.scan(text, actions) == mini_engine(backend).scan(text, actions)
+
+
+@functools.cache
+def _narrow_engine(backend: str) -> Engine:
+    return Engine(mini_catalogue(), backend=backend, active=ACTIVE)  # type: ignore[arg-type]

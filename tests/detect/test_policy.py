@@ -64,3 +64,43 @@ def test_version_follows_content() -> None:
     assert Policy().version == Policy().version
     assert Policy().version != Policy(mask=MaskOptions(keep_start=2)).version
     assert Policy(mask=MaskOptions(keep_start=2)).mask.style().keep_start == 2
+
+
+def _reachable_matches_actions(policy: Policy) -> None:
+    """Every rule :meth:`Policy.actions` turns on anywhere is reachable."""
+    catalogue = mini_catalogue()
+    reachable = policy.reachable(catalogue)
+    for direction in (REQ, RESP):
+        for conn in ("c", "other"):
+            for groups in (frozenset(), frozenset({"ops"})):
+                actions = policy.actions(catalogue, direction, conn, groups)
+                on = {r.id for r, a in zip(catalogue.rules, actions, strict=True) if a is not None}
+                assert on <= reachable, (direction, conn, groups)
+
+
+def test_reachable_rules_are_those_on_by_default() -> None:
+    policy = Policy()
+    reachable = policy.reachable(mini_catalogue())
+    assert "test-aws-key-id" in reachable and "test-ip" not in reachable
+    _reachable_matches_actions(policy)
+
+
+def test_an_entry_for_everyone_settles_a_rule_and_a_conditional_one_can_add_it() -> None:
+    policy = Policy(
+        entries=(
+            PolicyEntry(rules=("family:test",), enabled=False),
+            PolicyEntry(rules=("test-email",), enabled=True, groups=("ops",)),
+            PolicyEntry(rules=("test-card",), enabled=True, connections=("c",)),
+            PolicyEntry(rules=("test-card",), enabled=False, direction="response"),
+            PolicyEntry(rules=("test-ip",), action="redact"),  # an action turns a rule on
+        )
+    )
+    assert policy.reachable(mini_catalogue()) == {"test-email", "test-card", "test-ip"}
+    _reachable_matches_actions(policy)
+
+
+def test_turning_a_rule_off_for_some_keeps_it_reachable() -> None:
+    entry = PolicyEntry(rules=("test-github-pat",), enabled=False, groups=("x",))
+    policy = Policy(entries=(entry,))
+    assert "test-github-pat" in policy.reachable(mini_catalogue())
+    _reachable_matches_actions(policy)

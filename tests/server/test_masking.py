@@ -13,7 +13,9 @@ from tests.fakes.provider import FakeProvider
 from tests.fakes.script import say
 from tests.helpers.gateway import GATEWAY_TOKEN, gateway_config, run_gateway
 from warden.config.loader import parse_config
+from warden.config.model import MaskingConfig
 from warden.server import inspectors
+from warden.server.masking import engine_for
 
 ANTHROPIC_KEY = (
     "sk-ant-api03-abcDEF1234567890abcDEF1234567890abcDEF1234567890abcDEF1234567890"
@@ -90,3 +92,15 @@ def test_a_blocking_rule_refuses_the_request(masked: str, provider: FakeProvider
         )
     assert "private-key-block" in str(caught.value)
     assert not provider.recorder.requests
+
+
+def test_the_engine_compiles_what_the_policy_can_turn_on() -> None:
+    off, on = engine_for(MaskingConfig()), engine_for(MaskingConfig(pii=True))
+    text = "write to dana.reyes@northwind-traders.com"
+    actions = list(on.default_actions)
+    actions[on.catalogue.index("email-address")] = "redact"
+    assert [f.rule_id for f in on.scan(text, actions)] == ["email-address"]
+    assert off.scan(text) == []
+    with pytest.raises(ValueError, match="email-address"):
+        off.scan(text, actions)  # PII is off: its rules are not in the pass
+    assert engine_for(MaskingConfig()) is off  # shared by policies that reach the same rules

@@ -56,7 +56,8 @@ def load_engine(rule_files: list[str]) -> Engine | None:
     except CatalogueError as exc:
         print(f"warden: rules: {exc}", file=sys.stderr)
         return None
-    return Engine(catalogue, stream=False)
+    # `scan` applies each rule's default: the rules that are off stay out of the pass.
+    return Engine(catalogue, stream=False, active={r.id for r in catalogue.rules if r.enabled})
 
 
 def run(args: argparse.Namespace) -> int:

@@ -34,6 +34,13 @@ ones. The hyperscan databases are cached on disk
 (:mod:`warden.detect.dbcache`), so a restart loads them instead of
 compiling again.
 
+**Only what a policy can use.** ``active`` names the rules some policy can
+turn on; the candidate pass compiles only those (with PII off, as by
+default, that leaves out the PII family, whose literal-free patterns cost
+hyperscan about a third of its pass). Turning on a rule the engine was
+built without raises instead of silently finding nothing. Without
+``active`` every rule is compiled.
+
 **Placeholders.** Text Warden wrote (``[REDACTED:…]``, ``[HASH:…]``,
 ``[TOKEN:…]``) comes back: resent in the conversation, echoed by a model.
 An internal rule finds placeholders and every finding that overlaps one is
@@ -58,7 +65,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, NamedTuple
@@ -266,6 +273,7 @@ class Engine:
         backend: Backend = "auto",
         stream: bool = True,
         cache: bool | Path = True,
+        active: Collection[str] | None = None,
     ) -> None:
         if backend == "auto":
             backend = "hyperscan" if hyperscan_available() else "python"
@@ -290,8 +298,16 @@ class Engine:
         )
         self._ids = tuple(r.id for r in rules)
         self._severity = tuple(r.severity for r in rules)
+        skipped: tuple[int, ...] = ()
+        if active is not None:
+            wanted = frozenset(active)
+            skipped = tuple(i for i, rule in enumerate(catalogue.rules) if rule.id not in wanted)
+        self._skipped = skipped
+        """Rules left out of the candidate pass: no policy may turn them on."""
+        left_out = frozenset(skipped)
         self.default_actions: tuple[str | None, ...] = tuple(
-            r.action if r.enabled else None for r in catalogue.rules
+            r.action if r.enabled and i not in left_out else None
+            for i, r in enumerate(catalogue.rules)
         )
         self._pass: HyperscanPass | None = None
         if backend == "hyperscan":
@@ -299,6 +315,8 @@ class Engine:
             ids: list[int] = []
             wider: list[str | None] = []
             for i, rule in enumerate(rules):
+                if i in left_out:
+                    continue
                 tight = candidate_patterns(rule.pattern, _KEEP_LOW, _KEEP_HIGH)
                 patterns.extend(tight)
                 ids.extend([i] * len(tight))
@@ -330,9 +348,10 @@ class Engine:
         backend: Backend = "auto",
         stream: bool = True,
         cache: bool | Path = True,
+        active: Collection[str] | None = None,
     ) -> Engine:
         cat = catalogue if catalogue is not None else Catalogue.default()
-        return cls(cat, backend=backend, stream=stream, cache=cache)
+        return cls(cat, backend=backend, stream=stream, cache=cache, active=active)
 
     def _name_rule(self, message: str) -> str:
         match = re.match(r"rule #(\d+): (.*)", message, re.S)
@@ -361,10 +380,18 @@ class Engine:
         below take them: with Warden's placeholder rule on at the end."""
         acts = self.default_actions if actions is None else tuple(actions)
         if len(acts) == self._keep + 1 and acts[-1] == KEEP:
-            return acts  # already in this form
-        if len(acts) != self._keep:
+            pass  # already in this form
+        elif len(acts) != self._keep:
             raise ValueError(f"{len(acts)} actions for {self._keep} rules")
-        return (*acts, KEEP)
+        else:
+            acts = (*acts, KEEP)
+        for index in self._skipped:
+            if acts[index] is not None:
+                raise ValueError(
+                    f"rule {self._ids[index]!r} is on, but this engine was built without it "
+                    "(build it with the policy's rules active)"
+                )
+        return acts
 
     def scan(self, text: str, actions: Actions | None = None) -> list[Finding]:
         """Resolved findings over ``text``: what masking the whole text would mask."""

@@ -54,6 +54,11 @@ class PolicyEntry(_Frozen):
                 return True
         return False
 
+    @property
+    def everywhere(self) -> bool:
+        """It applies to every exchange: both directions, all connections and groups."""
+        return self.direction == "both" and not self.connections and not self.groups
+
     def applies(self, direction: Direction, connection: str, groups: frozenset[str]) -> bool:
         if self.direction != "both" and self.direction != direction.value:
             return False
@@ -90,6 +95,25 @@ class Policy(_Frozen):
     def version(self) -> str:
         blob = json.dumps(self.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def reachable(self, catalogue: Catalogue) -> frozenset[str]:
+        """Ids of the rules this policy turns on for some direction, connection
+        or group: what an engine serving it must compile (see :meth:`actions`).
+
+        Entries apply in order, as in :meth:`actions`: one that applies
+        everywhere settles a rule for every exchange; one with conditions that
+        turns a rule on makes it reachable (turning it off somewhere cannot
+        make it unreachable).
+        """
+        out: set[str] = set()
+        for rule in catalogue.rules:
+            on_somewhere = rule.enabled
+            for entry in self.entries:
+                if entry.selects(rule) and (entry.everywhere or entry.enabled):
+                    on_somewhere = entry.enabled
+            if on_somewhere:
+                out.add(rule.id)
+        return frozenset(out)
 
     def actions(
         self,

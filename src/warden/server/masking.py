@@ -76,16 +76,24 @@ def custom_rules(items: list[dict[str, Any]]) -> CustomRules:
 
 
 @lru_cache(maxsize=8)
-def _engine(custom: str) -> Engine:
+def _catalogue(custom: str) -> Catalogue:
     catalogue = Catalogue.default()
     items: list[dict[str, Any]] = json.loads(custom)
     if items:
         catalogue = catalogue.with_custom(custom_rules(items))
-    return Engine(catalogue)
+    return catalogue
+
+
+@lru_cache(maxsize=8)
+def _engine(custom: str, active: frozenset[str]) -> Engine:
+    return Engine(_catalogue(custom), active=active)
 
 
 def engine_for(config: MaskingConfig) -> Engine:
-    return _engine(json.dumps(config.custom, sort_keys=True))
+    """The engine for a masking config: its custom rules, and only the rules
+    its policy can turn on compiled (policies with the same ones share it)."""
+    custom = json.dumps(config.custom, sort_keys=True)
+    return _engine(custom, policy_for(config).reachable(_catalogue(custom)))
 
 
 def policy_for(config: MaskingConfig) -> Policy:
