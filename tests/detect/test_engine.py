@@ -106,13 +106,12 @@ def test_empty_and_all_off() -> None:
 
 ALPHABET = "ab1 _-.:=\"'\n@AKIghpx4é"
 PIECES = [ex for r in mini_catalogue().rules for ex in (*r.examples, *r.negatives)]
-
-
-@given(
-    st.lists(
-        st.one_of(st.text(alphabet=ALPHABET, max_size=12), st.sampled_from(PIECES)), max_size=8
-    )
+TEXT_PARTS = st.lists(
+    st.one_of(st.text(alphabet=ALPHABET, max_size=12), st.sampled_from(PIECES)), max_size=8
 )
+
+
+@given(TEXT_PARTS)
 @settings(max_examples=300, deadline=None)
 def test_backends_agree_on_the_test_catalogue(parts: list[str]) -> None:
     text = "".join(parts)
@@ -254,7 +253,7 @@ ACTIVE = frozenset(
 
 @pytest.mark.parametrize("backend", ["hyperscan", "python"])
 def test_an_engine_compiles_only_the_active_rules(backend: str) -> None:
-    engine = Engine(mini_catalogue(), backend=backend, active=ACTIVE)  # type: ignore[arg-type]
+    engine = _narrow_engine(backend)
     text = "AKIAIOSFODNN7EXAMPLF mail bob@example.org ping 8.8.8.8"
     assert spans(engine, text) == [("test-aws-key-id", "AKIAIOSFODNN7EXAMPLF")]
     off = {r.id for r, a in zip(engine.rules, engine.default_actions, strict=True) if a is None}
@@ -265,11 +264,7 @@ def test_an_engine_compiles_only_the_active_rules(backend: str) -> None:
         engine.scan(text, actions)
 
 
-@given(
-    st.lists(
-        st.one_of(st.text(alphabet=ALPHABET, max_size=12), st.sampled_from(PIECES)), max_size=8
-    )
-)
+@given(TEXT_PARTS)
 @settings(max_examples=200, deadline=None)
 def test_leaving_rules_out_changes_no_finding_of_the_others(parts: list[str]) -> None:
     text = "".join(parts)

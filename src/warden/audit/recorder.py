@@ -279,24 +279,19 @@ class Recorder:
             if len(self._exchanges) > _MAX_OPEN_EXCHANGES:
                 self._exchanges.popitem(last=False)
             opening = exchange_payload(exchange)
-            if kind == models.REQUEST and not raw and isinstance(payload, dict):
-                # One event, not two: the first request carries its caller.
+            # One event, not two, when the first is the request: it carries its caller.
+            merged = kind == models.REQUEST and not raw and isinstance(payload, dict)
+            if merged:
                 opening.update(payload)
-                number = await self._put(
-                    (ts, kind, session, exchange_id, opening, False), wait=strict
-                )
-                if not number:
-                    self._exchanges.pop(exchange_id, None)
-                    return
-                state.last = number
-                return
             number = await self._put(
                 (ts, models.REQUEST, session, exchange_id, opening, False), wait=strict
             )
             if not number:
                 self._exchanges.pop(exchange_id, None)
                 return
-            state.last = max(state.last, number)
+            state.last = number
+            if merged:
+                return
         number = await self._put((ts, kind, session, exchange_id, payload, raw), wait=strict)
         if number:
             state.last = max(state.last, number)
