@@ -156,8 +156,17 @@ class StreamPass:
         size = len(data)
         best = size
         tail = data[pos:]
+        # Where the run of each class that ends the text starts, then moved
+        # back over a rule's lead characters: one rstrip per class, and plain
+        # arithmetic when the tail is ASCII (most deltas are).
+        ascii = tail.isascii()
+        run_starts: dict[bytes, int] = {}
         for chars, width, lead in self._runs:
-            start = _back(data, size - (len(tail) - len(tail.rstrip(chars))), lead, pos)
+            run = run_starts[chars] = size - (len(tail) - len(tail.rstrip(chars)))
+            if ascii:
+                start = run - lead if run - lead > pos else pos
+            else:
+                start = _back(data, run, lead, pos)
             if start < size - width:
                 start = size - width
             if start < best:
@@ -192,9 +201,15 @@ class StreamPass:
             if key >= rules:  # an exception live at the end
                 rule = key - rules
                 chars = self._chars[rule]
-                low = _back(
-                    data, size - (len(tail) - len(tail.rstrip(chars))), self._leads[rule], pos
-                )
+                found = run_starts.get(chars)
+                if found is None:
+                    found = run_starts[chars] = size - (len(tail) - len(tail.rstrip(chars)))
+                run = found
+                lead = self._leads[rule]
+                if ascii:
+                    low = run - lead if run - lead > pos else pos
+                else:
+                    low = _back(data, run, lead, pos)
                 if low < best:
                     bounds[rule] = max(low, size - reach[rule])
             else:  # an anchor occurrence

@@ -140,8 +140,9 @@ class MaskingInspector:
         masker = state.masker.with_vault(vault)
         out: list[Decision] = []
         version, engine, cache = state.version, state.engine, self._cache
+        thinking = SlotKind.THINKING
         for slot in list(request.slots()):
-            if slot.kind is SlotKind.THINKING:
+            if slot.kind is thinking:
                 if state.policy.restore_thinking:
                     original = vault.recall_thinking(slot.text)
                     if original is not None and original != slot.text:
