@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from warden.protocols.sse import (
@@ -54,6 +54,8 @@ ANTHROPIC = (
         (b"\xef\xbb\xbfdata: bom\n\n", [(None, "bom")]),
         (b"data: x\n\ndata: unterminated", [(None, "x")]),
         (b"id: 7\nretry: 15\ndata: y\n\n", [(None, "y")]),
+        (b"data: x\n\n\ndata: y\n\n\n\n", [(None, "x"), (None, "y")]),
+        (b": only a comment\n\ndata: z\n\n", [(None, ""), (None, "z")]),
     ],
 )
 def test_decodes_whole_and_byte_by_byte(
@@ -79,8 +81,11 @@ def test_crlf_split_across_chunks_is_one_line_end() -> None:
 
 
 def test_id_and_retry() -> None:
-    (event,) = decode([b"id: 7\nretry: 15\ndata: y\n\n"])
-    assert (event.id, event.retry) == ("7", 15)
+    wire = b"id: 7\nretry: 15\ndata: y\n\nid: 8\x00\nretry: soon\ndata: z\n\n"
+    for chunks in ([wire], bytewise(wire)):
+        first, second = decode(chunks)
+        assert (first.id, first.retry) == ("7", 15)
+        assert (second.id, second.retry) == (None, None)
 
 
 def test_an_event_past_the_limit_is_a_protocol_error() -> None:
@@ -141,3 +146,48 @@ def test_long_reads_with_any_line_endings_keep_every_byte(endings: list[bytes], 
         events = decode(chunks)
         assert [(e.event, e.data) for e in events] == expected
         assert b"".join(e.raw for e in events) == wire
+
+
+_LINES = st.one_of(
+    st.just(b""),  # a blank line: the end of an event, or a stray one
+    st.sampled_from(
+        [
+            b"",
+            b":",
+            b": keep-alive",
+            b"data",
+            b"data:",
+            b"data: x",
+            b"data:y",
+            b"event: ping",
+            b"event:",
+            b"id: 7",
+            b"id: a\x00b",
+            b"retry: 15",
+            b"retry: x",
+            b"foo: bar",
+            b": \xff comment",
+            b"data: caf\xc3\xa9",
+        ]
+    ),
+    st.binary(max_size=12).filter(lambda b: b"\n" not in b and b"\r" not in b),
+)
+
+
+def _fields(decoder_input: list[bytes]) -> list[tuple[object, ...]] | str:
+    try:
+        events = decode(decoder_input)
+    except RemoteProtocolError:
+        return "protocol error"
+    return [(e.event, e.data, e.raw, e.id, e.retry, e.has_data) for e in events]
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(_LINES, st.sampled_from([b"\n"] * 8 + [b"\r\n", b"\r"])), max_size=14))
+def test_a_whole_read_decodes_as_the_same_bytes_one_at_a_time(
+    lines: list[tuple[bytes, bytes]],
+) -> None:
+    """Whole events in one read take a one-step path; byte by byte they are
+    parsed line by line. Both give the same events, raw bytes and errors."""
+    wire = b"data: first\n\n" + b"".join(line + end for line, end in lines) + b"\n\n"
+    assert _fields([wire]) == _fields(bytewise(wire))

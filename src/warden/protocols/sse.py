@@ -106,6 +106,10 @@ class SSEDecoder:
         return len(self._buf) - self._event_start
 
     def next_event(self) -> SSEEvent | _Sentinel:
+        if self._scan == self._event_start and not self._first:
+            event = self._whole_event()
+            if event is not None:
+                return event
         while True:
             line_end = self._find_line_end()
             if line_end is None:
@@ -154,6 +158,55 @@ class SSEDecoder:
             if not saw and not raw.strip(b"\r\n"):
                 continue  # a stray blank line between events
             return event
+
+    def _whole_event(self) -> SSEEvent | None:
+        """The next event in one step, when the buffer holds all of it and its
+        lines end in a plain ``\\n`` (what providers send); ``None`` leaves
+        it to the line-by-line path, which handles everything else (``\\r``,
+        a blank line first, bytes that are not UTF-8) with the same result.
+
+        Between ``start`` and the first ``\\n\\n`` no line is empty: the
+        block neither starts with ``\\n`` (checked) nor holds ``\\n\\n``."""
+        buf = self._buf
+        start = self._event_start
+        end = buf.find(b"\n\n", start)
+        if end <= start or buf[start] == 0x0A or buf.find(b"\r", start, end) >= 0:
+            return None
+        try:
+            text = buf[start:end].decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        name: str | None = None
+        id_: str | None = None
+        retry: int | None = None
+        data: list[str] = []
+        for line in text.split("\n"):
+            if line[0] == ":":
+                continue
+            field, sep, value = line.partition(":")
+            if sep and value[:1] == " ":
+                value = value[1:]
+            if field == "data":
+                data.append(value)
+            elif field == "event":
+                name = value
+            elif field == "id":
+                if "\0" not in value:
+                    id_ = value
+            elif field == "retry" and value.isdigit():
+                retry = int(value)
+        after = end + 2
+        raw = bytes(buf[start:after])
+        if after == len(buf):
+            buf.clear()
+            after = 0
+        elif after > _COMPACT_AT:
+            del buf[:after]
+            after = 0
+        self._scan = self._event_start = after
+        return SSEEvent(
+            event=name, data="\n".join(data), raw=raw, id=id_, retry=retry, has_data=bool(data)
+        )
 
     def _find_line_end(self) -> tuple[int, int, int] | None:
         buf = self._buf

@@ -28,7 +28,7 @@ from warden.errors import (
     stream_error_event,
 )
 from warden.pipeline.chain import Pipeline
-from warden.pipeline.record import RecordingFailed, RecordKind
+from warden.pipeline.record import NullRecorder, RecordingFailed, RecordKind
 from warden.protocols.base import Block, ChannelBook, Hold, Item, Patch, Restored, Wire, patched
 from warden.protocols.registry import Operation
 from warden.protocols.sse import RemoteProtocolError, SSEDecoder, SSEEvent
@@ -199,6 +199,8 @@ class StreamRelay:
         self.decoder = SSEDecoder(max_event_bytes=ctx.runtime.config.limits.max_event_bytes)
         self.recorded = 0
         self.t0 = time.monotonic()
+        self.recording = not isinstance(ctx.recorder, NullRecorder)
+        """Whether released events are recorded (parsing them back costs per event)."""
 
     async def run(self, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
         ctx = self.ctx
@@ -331,6 +333,8 @@ class StreamRelay:
         sent = [c if isinstance(c, bytes) else c.delivered for c in chunks]
         data = broker.scrub(b"".join(sent))
         await self.response.write(data)
+        if not self.recording:
+            return
         events = [_event_fields(c if isinstance(c, bytes) else c.recorded) for c in chunks]
         await self.ctx.recorder.record(
             self.ctx.exchange,
