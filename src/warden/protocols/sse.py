@@ -5,7 +5,9 @@ an HTTP library, and none keeps each event's *raw bytes*, which the gateway
 needs to forward events it does not change byte for byte. This one follows
 the WHATWG "event stream" rules (``\\r\\n``, ``\\n`` or ``\\r`` line ends,
 ``field: value`` with one optional space, ``:`` comments, a blank line
-dispatches) and caps what a peer can make it buffer.
+dispatches) and caps what a peer can make it buffer. A whole event with
+plain ``\\n`` line ends, what providers send, is decoded in one step; the
+rest goes line by line, to the same result.
 
 Usage, in the h11 style::
 
