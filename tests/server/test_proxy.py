@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import socket
 import threading
@@ -331,3 +332,43 @@ def test_denied_tool_call_in_every_dialect(
             response = rstream.get_final_response()
         assert "test-tool" in response.output_text
         assert all(item.type != "function_call" for item in response.output)
+
+
+def test_upstream_cookies_are_neither_kept_nor_replayed(env: dict[str, str]) -> None:
+    """The upstream session is shared by every agent: a cookie one response
+    sets must not ride along on anyone's next request (nor reach the agent)."""
+    seen: list[str | None] = []
+
+    class Upstream(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Cookie"))
+            body = b'{"data": [], "has_more": false}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Set-Cookie", "__cf_bm=abc123; Path=/; HttpOnly")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        # "localhost", not an IP: aiohttp's default cookie jar ignores IP hosts
+        upstream = f"http://localhost:{server.server_address[1]}"
+        with run_gateway(gateway_config(upstream), env=env) as (url, _):
+            for _ in range(2):
+                request = urllib.request.Request(
+                    f"{url}/claude/v1/models", headers={"x-api-key": GATEWAY_TOKEN}
+                )
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    assert response.status == 200
+                    assert response.headers.get("Set-Cookie") is None
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    assert seen == [None, None]

@@ -162,7 +162,8 @@ class AccessService:
         store = await asyncio.to_thread(open_access_store, self.store_url, clock=self.clock)
         self._store = store
         if self._http is None:
-            self._http = aiohttp.ClientSession(trust_env=False)
+            # shared by every sign-in: no identity provider's cookie may carry over
+            self._http = aiohttp.ClientSession(trust_env=False, cookie_jar=aiohttp.DummyCookieJar())
         self.issuers = Issuers(self._http, self.clock)
         self.keyring = KeyRing(
             store,

@@ -169,8 +169,15 @@ def create_app(
 
     async def startup(app: web.Application) -> None:
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=60)
+        # One session carries every agent's requests: it must keep no cookies
+        # (one agent's upstream cookie would ride along on the next agent's
+        # request), and agents' own cookies are stripped both ways.
         state.session = aiohttp.ClientSession(
-            connector=connector, auto_decompress=True, trust_env=False, skip_auto_headers=()
+            connector=connector,
+            auto_decompress=True,
+            trust_env=False,
+            skip_auto_headers=(),
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
         state.runtime = build_runtime(config, state.session, state.factories, access=state.access)
         state.ready = True

@@ -52,7 +52,7 @@ async def start_gateway(
     await recorder.start()
     approval_store = ApprovalStore(store.engine)
     await asyncio.to_thread(approval_store.migrate)
-    http = aiohttp.ClientSession()
+    http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())  # webhooks: stateless
     approvals = ApprovalService(
         approval_store,
         timeout=config.approvals.timeout,
