@@ -6,9 +6,11 @@ import http.server
 import json
 import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 from contextlib import AbstractContextManager
+from typing import Any
 
 import anthropic
 import openai
@@ -372,3 +374,66 @@ def test_upstream_cookies_are_neither_kept_nor_replayed(env: dict[str, str]) -> 
         server.server_close()
         thread.join(5)
     assert seen == [None, None]
+
+
+def test_pass_through_bodies_stream_and_stay_scrubbed(env: dict[str, str]) -> None:
+    """A large download is not buffered whole, and a credential the upstream
+    echoes across two writes is still scrubbed."""
+    first, rest = b"a" * 65536, b"b" * 65536
+    released = threading.Event()
+    waited: list[bool] = []
+
+    class Upstream(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            key = (self.headers.get("x-api-key") or "").encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            if self.path.endswith("/big/content"):
+                self.send_header("Content-Length", str(len(first) + len(rest)))
+                self.end_headers()
+                self.wfile.write(first)
+                self.wfile.flush()
+                waited.append(released.wait(10))
+                self.wfile.write(rest)
+            else:
+                body = [b"echo: " + key[:10], key[10:] + b" end"]
+                self.send_header("Content-Length", str(sum(map(len, body))))
+                self.end_headers()
+                for part in body:
+                    self.wfile.write(part)
+                    self.wfile.flush()
+                    time.sleep(0.05)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        upstream = f"http://127.0.0.1:{server.server_address[1]}"
+        with run_gateway(gateway_config(upstream), env=env) as (url, _):
+
+            def get(name: str) -> Any:
+                request = urllib.request.Request(
+                    f"{url}/claude/v1/files/{name}/content", headers={"x-api-key": GATEWAY_TOKEN}
+                )
+                return urllib.request.urlopen(request, timeout=30)
+
+            with get("big") as response:
+                head = response.read(4096)  # arrives while the upstream still waits
+                released.set()
+                body = head + response.read()
+            assert body == first + rest
+            assert waited == [True]
+            with get("echo") as response:
+                echoed = response.read()
+    finally:
+        released.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    assert echoed == b"echo: [REDACTED:upstream-credential] end"
+    assert env["TEST_ANTHROPIC_KEY"].encode() not in echoed

@@ -70,9 +70,13 @@ async def record_end(ctx: Context, **response: Any) -> None:
 async def relay_raw(
     ctx: Context, upstream: aiohttp.ClientResponse, headers: CIMultiDict[str]
 ) -> web.StreamResponse:
-    """Pass a body through, scrubbing any echo of the upstream credential."""
+    """Pass a body through, scrubbing any echo of the upstream credential.
+
+    An error body is read whole (it is small, and the agent needs all of
+    it); anything else is streamed, however large (a file download), with
+    a scrubber that finds a credential split across two reads."""
     broker = ctx.connection.broker
-    if upstream.status >= 400 or upstream.content_length is not None:
+    if upstream.status >= 400:
         body = await upstream.read()
         body = broker.scrub(body)
         await record_end(ctx, content_type=upstream.content_type, bytes=len(body))
@@ -80,11 +84,14 @@ async def relay_raw(
         return web.Response(status=upstream.status, body=body, headers=headers)
     response = web.StreamResponse(status=upstream.status, headers=headers)
     await response.prepare(ctx.request)
+    scrubber = broker.scrubber()
     total = 0
     async for chunk in upstream.content.iter_any():
         total += len(chunk)
-        await response.write(broker.scrub(chunk))
-    await response.write_eof()
+        out = scrubber.feed(chunk)
+        if out:
+            await response.write(out)
+    await response.write_eof(scrubber.finish())
     await record_end(ctx, content_type=upstream.content_type, bytes=total)
     return response
 

@@ -48,6 +48,11 @@ _STRIP_RESPONSE = HOP_BY_HOP | {"content-length", "content-encoding", "set-cooki
 # OpenAI echoes a partly starred key in its 401 message: "sk-proj-****abcd".
 _ECHOED_KEY = re.compile(rb"(?:sk|key|api)[-_][A-Za-z0-9_-]{0,16}\*{3,}[A-Za-z0-9_-]{0,8}")
 SCRUBBED = b"[REDACTED:upstream-credential]"
+_ECHO_HOLDBACK = 63
+"""Bytes of a starred echo a streamed body holds back: the echoes providers
+send are 20 to 40 bytes; a longer run of stars split across reads could
+leave its first part unscrubbed (it is already starred)."""
+_REMEMBERED = 8
 
 
 class CredentialUnavailable(Exception):
@@ -111,7 +116,9 @@ class Broker:
         self._entra = (
             EntraTokenSource(connection.entra, session) if connection.entra is not None else None
         )
-        self._seen: set[bytes] = set()
+        self._seen: dict[bytes, None] = {}
+        """The credentials sent lately, oldest first (at most ``_REMEMBERED``):
+        an Entra token changes every hour, and a process runs for months."""
 
     def url(self, tail: str, query: str) -> str:
         url = f"{self.connection.upstream}/{tail}"
@@ -147,7 +154,11 @@ class Broker:
                 secret = self.connection.credential.resolve()
         except (LookupError, OSError) as exc:
             raise CredentialUnavailable(str(exc)) from None
-        self._seen.add(secret.encode())
+        raw = secret.encode()
+        if raw not in self._seen:
+            self._seen[raw] = None
+            if len(self._seen) > _REMEMBERED:
+                del self._seen[next(iter(self._seen))]
         return secret
 
     def scrub(self, data: bytes) -> bytes:
@@ -158,6 +169,57 @@ class Broker:
         if b"***" in data:
             data = _ECHOED_KEY.sub(SCRUBBED, data)
         return data
+
+    def scrubber(self) -> StreamScrubber:
+        """A scrubber for a body that arrives in pieces."""
+        return StreamScrubber(self)
+
+    def uncrossed(self, data: bytes, cut: int) -> int:
+        """``cut`` moved back to the start of any match that crosses it."""
+        moved = True
+        while moved:
+            moved = False
+            for secret in self._seen:
+                at = data.find(secret, max(0, cut - len(secret) + 1), cut + len(secret) - 1)
+                if 0 <= at < cut:
+                    cut, moved = at, True
+            if b"***" in data:
+                for match in _ECHOED_KEY.finditer(data):
+                    if match.start() < cut < match.end():
+                        cut, moved = match.start(), True
+        return cut
+
+    @property
+    def holdback(self) -> int:
+        """Bytes a credential (or its starred echo) split across two pieces
+        can have in the first one."""
+        longest = max((len(secret) for secret in self._seen), default=0)
+        return max(longest - 1, _ECHO_HOLDBACK)
+
+
+class StreamScrubber:
+    """Scrubs a streamed body: each piece goes out but for its last
+    :attr:`Broker.holdback` bytes, raw, which wait for the next piece, so a
+    credential or echo split across two reads is still found whole. The cut
+    moves back to the start of any match that crosses it."""
+
+    def __init__(self, broker: Broker) -> None:
+        self._broker = broker
+        self._tail = b""
+
+    def feed(self, piece: bytes) -> bytes:
+        data = self._tail + piece
+        cut = len(data) - self._broker.holdback
+        if cut <= 0:
+            self._tail = data
+            return b""
+        cut = self._broker.uncrossed(data, cut)
+        self._tail = data[cut:]
+        return self._broker.scrub(data[:cut])
+
+    def finish(self) -> bytes:
+        out, self._tail = self._broker.scrub(self._tail), b""
+        return out
 
 
 def response_headers(upstream: Mapping[str, str]) -> CIMultiDict[str]:
