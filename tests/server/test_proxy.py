@@ -437,3 +437,50 @@ def test_pass_through_bodies_stream_and_stay_scrubbed(env: dict[str, str]) -> No
         thread.join(5)
     assert echoed == b"echo: [REDACTED:upstream-credential] end"
     assert env["TEST_ANTHROPIC_KEY"].encode() not in echoed
+
+
+def test_a_json_body_that_arrives_in_pieces_is_read_whole(env: dict[str, str]) -> None:
+    """A non-streamed answer larger than one read (any real one, over TLS)."""
+    text = "word " * 40_000
+    message = {
+        "id": "msg_01",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-x",
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 1, "output_tokens": 40_000},
+    }
+    body = json.dumps(message).encode()
+
+    class Upstream(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            for at in range(0, len(body), 50_000):
+                self.wfile.write(body[at : at + 50_000])
+                self.wfile.flush()
+                time.sleep(0.02)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        upstream = f"http://127.0.0.1:{server.server_address[1]}"
+        with run_gateway(gateway_config(upstream), env=env) as (url, _):
+            reply = claude(url).messages.create(model="claude-x", max_tokens=5, messages=MSG)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    assert reply.content[0].type == "text"
+    assert reply.content[0].text == text

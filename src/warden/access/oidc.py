@@ -29,6 +29,7 @@ from warden.access.claims import GroupResult, claim_values, map_groups
 from warden.access.config import ClaimRule, OidcConfig, check_remote_url
 from warden.access.logins import LoginState
 from warden.access.remote import ExternalTokenError, Issuers, RemoteError
+from warden.httpio import read_up_to
 
 MAX_TOKEN_RESPONSE = 256 * 1024
 
@@ -180,7 +181,7 @@ class OidcClient:
                 allow_redirects=False,
                 headers=headers,
             ) as response:
-                body = await response.content.read(MAX_TOKEN_RESPONSE + 1)
+                body = await read_up_to(response.content, MAX_TOKEN_RESPONSE + 1)
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise LoginFailed(f"the IdP's token endpoint failed ({type(exc).__name__})") from None

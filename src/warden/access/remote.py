@@ -24,6 +24,7 @@ import jwt
 
 from warden.access.config import check_remote_url
 from warden.access.store import Clock
+from warden.httpio import read_up_to
 
 MAX_DOCUMENT_BYTES = 512 * 1024
 _KTY = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
@@ -71,7 +72,7 @@ class Issuers:
             ) as response:
                 if response.status != 200:
                     raise RemoteError(f"{url} answered HTTP {response.status}")
-                body = await response.content.read(MAX_DOCUMENT_BYTES + 1)
+                body = await read_up_to(response.content, MAX_DOCUMENT_BYTES + 1)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise RemoteError(f"{url} is unreachable ({type(exc).__name__})") from None
         if len(body) > MAX_DOCUMENT_BYTES:

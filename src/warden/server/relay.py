@@ -27,6 +27,7 @@ from warden.errors import (
     recording_failed,
     stream_error_event,
 )
+from warden.httpio import read_up_to
 from warden.pipeline.chain import Pipeline
 from warden.pipeline.record import NullRecorder, RecordingFailed, RecordKind
 from warden.protocols.base import Block, ChannelBook, Hold, Item, Patch, Restored, Wire, patched
@@ -104,7 +105,7 @@ async def relay_json(
     headers: CIMultiDict[str],
 ) -> web.StreamResponse:
     assert operation.body is not None
-    raw = await upstream.content.read(MAX_JSON_RESPONSE + 1)
+    raw = await read_up_to(upstream.content, MAX_JSON_RESPONSE + 1)
     if len(raw) > MAX_JSON_RESPONSE:
         return _error(ctx, GatewayError(ErrorKind.UPSTREAM, "the upstream response is too large"))
     try:

@@ -8,6 +8,8 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from warden.httpio import read_up_to
+
 FORM_LIMIT = 64 * 1024
 
 
@@ -16,7 +18,7 @@ async def read_form(request: web.Request, limit: int = FORM_LIMIT) -> dict[str, 
     declared = request.content_length
     if declared is not None and declared > limit:
         return None
-    body = await request.content.read(limit + 1)
+    body = await read_up_to(request.content, limit + 1)
     if len(body) > limit:
         return None
     try:
@@ -32,7 +34,7 @@ async def read_form(request: web.Request, limit: int = FORM_LIMIT) -> dict[str, 
 
 
 async def read_json(request: web.Request, limit: int = FORM_LIMIT) -> dict[str, Any] | None:
-    body = await request.content.read(limit + 1)
+    body = await read_up_to(request.content, limit + 1)
     if len(body) > limit:
         return None
     try:
