@@ -377,8 +377,9 @@ def test_upstream_cookies_are_neither_kept_nor_replayed(env: dict[str, str]) -> 
 
 
 def test_pass_through_bodies_stream_and_stay_scrubbed(env: dict[str, str]) -> None:
-    """A large download is not buffered whole, and a credential the upstream
-    echoes across two writes is still scrubbed."""
+    """A large download is not buffered whole, an SSE stream the gateway does
+    not parse gets each event at once, and a credential the upstream echoes
+    across two writes is still scrubbed."""
     first, rest = b"a" * 65536, b"b" * 65536
     released = threading.Event()
     waited: list[bool] = []
@@ -390,6 +391,16 @@ def test_pass_through_bodies_stream_and_stay_scrubbed(env: dict[str, str]) -> No
             key = (self.headers.get("x-api-key") or "").encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/octet-stream")
+            if "/events/" in self.path:  # an SSE stream the gateway does not parse
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(b"data: one\n\n")
+                self.wfile.flush()
+                waited.append(released.wait(10))
+                self.wfile.write(b"data: two\n\n")
+                self.close_connection = True
+                return
             if self.path.endswith("/big/content"):
                 self.send_header("Content-Length", str(len(first) + len(rest)))
                 self.end_headers()
@@ -428,6 +439,13 @@ def test_pass_through_bodies_stream_and_stay_scrubbed(env: dict[str, str]) -> No
                 body = head + response.read()
             assert body == first + rest
             assert waited == [True]
+            released.clear()
+            with get("events") as response:
+                event = response.read(11)  # the whole first event, before the second
+                released.set()
+                events = event + response.read()
+            assert events == b"data: one\n\ndata: two\n\n"
+            assert waited == [True, True]
             with get("echo") as response:
                 echoed = response.read()
     finally:

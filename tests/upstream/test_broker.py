@@ -26,7 +26,8 @@ async def sent(broker: Broker) -> str:
 
 
 @given(
-    body=st.binary(max_size=300),
+    body=st.binary(max_size=300)
+    | st.lists(st.sampled_from([b"data: x\n", b"\n", b"ab"])).map(b"".join),
     at=st.integers(0, 300),
     echo_at=st.none() | st.integers(0, 300),
     cuts=st.lists(st.integers(1, 500)),

@@ -199,9 +199,10 @@ class Broker:
 
 class StreamScrubber:
     """Scrubs a streamed body: each piece goes out but for its last
-    :attr:`Broker.holdback` bytes, raw, which wait for the next piece, so a
-    credential or echo split across two reads is still found whole. The cut
-    moves back to the start of any match that crosses it."""
+    :attr:`Broker.holdback` bytes after its last line end, raw, which wait
+    for the next piece, so a credential or echo split across two reads is
+    still found whole. The cut moves back to the start of any match that
+    crosses it."""
 
     def __init__(self, broker: Broker) -> None:
         self._broker = broker
@@ -209,7 +210,10 @@ class StreamScrubber:
 
     def feed(self, piece: bytes) -> bytes:
         data = self._tail + piece
-        cut = len(data) - self._broker.holdback
+        # No credential holds a line end: up to the last one is settled, so
+        # a line-oriented stream (SSE, NDJSON) waits for nothing but its
+        # unfinished line.
+        cut = max(len(data) - self._broker.holdback, data.rfind(b"\n") + 1)
         if cut <= 0:
             self._tail = data
             return b""
