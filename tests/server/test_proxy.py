@@ -502,3 +502,41 @@ def test_a_json_body_that_arrives_in_pieces_is_read_whole(env: dict[str, str]) -
         thread.join(5)
     assert reply.content[0].type == "text"
     assert reply.content[0].text == text
+
+
+def test_paths_and_queries_reach_the_upstream_as_sent(env: dict[str, str]) -> None:
+    """Percent-escapes are the agent's: decoded, ``%2F`` would split a segment,
+    ``%3F`` start a query and ``%26`` split a parameter."""
+    seen: list[str] = []
+
+    class Upstream(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.path)
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    sent = ["/v1/files/a%2Fb/content?name=a%26b&x=1", "/v1/files/c%3Fd", "/v1/models/caf%C3%A9"]
+    try:
+        with run_gateway(
+            gateway_config(f"http://127.0.0.1:{server.server_address[1]}"), env=env
+        ) as (
+            url,
+            _,
+        ):
+            for path in sent:
+                request = urllib.request.Request(
+                    f"{url}/claude{path}", headers={"x-api-key": GATEWAY_TOKEN}
+                )
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    assert response.status == 204
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    assert seen == sent

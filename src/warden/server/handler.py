@@ -265,7 +265,7 @@ async def _forward(
                 "an administrator must check its configuration",
             ),
         )
-    url = broker.url(request.match_info.get("tail", ""), request.query_string)
+    url = broker.url(_raw_tail(request), request.rel_url.raw_query_string)
     timeouts = connection.config.timeouts
     timeout = aiohttp.ClientTimeout(
         total=None, sock_connect=timeouts.connect, sock_read=timeouts.read
@@ -332,6 +332,13 @@ async def _read_body(request: web.Request, limit: int) -> bytes | GatewayError:
             return GatewayError(ErrorKind.TOO_LARGE, f"the request body exceeds {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _raw_tail(request: web.Request) -> str:
+    """The path after ``/<connection>/`` exactly as the agent sent it: the
+    decoded form would turn ``a%2Fb`` into two segments and ``%3F`` into
+    the start of a query."""
+    return request.rel_url.raw_path.lstrip("/").partition("/")[2]
 
 
 def _ids(ctx: Context) -> dict[str, Any]:
