@@ -9,7 +9,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import anthropic
@@ -336,12 +337,39 @@ def test_denied_tool_call_in_every_dialect(
         assert all(item.type != "function_call" for item in response.output)
 
 
+class QuietHandler(http.server.BaseHTTPRequestHandler):
+    """An upstream written for one test: HTTP/1.1, no access log."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def serving(handler: type[QuietHandler], host: str = "127.0.0.1") -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{host}:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def get(gateway: str, path: str) -> Any:
+    request = urllib.request.Request(f"{gateway}{path}", headers={"x-api-key": GATEWAY_TOKEN})
+    return urllib.request.urlopen(request, timeout=30)
+
+
 def test_upstream_cookies_are_neither_kept_nor_replayed(env: dict[str, str]) -> None:
     """The upstream session is shared by every agent: a cookie one response
     sets must not ride along on anyone's next request (nor reach the agent)."""
     seen: list[str | None] = []
 
-    class Upstream(http.server.BaseHTTPRequestHandler):
+    class Upstream(QuietHandler):
         def do_GET(self) -> None:
             seen.append(self.headers.get("Cookie"))
             body = b'{"data": [], "has_more": false}'
@@ -352,27 +380,13 @@ def test_upstream_cookies_are_neither_kept_nor_replayed(env: dict[str, str]) -> 
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        # "localhost", not an IP: aiohttp's default cookie jar ignores IP hosts
-        upstream = f"http://localhost:{server.server_address[1]}"
+    # "localhost", not an IP: aiohttp's default cookie jar ignores IP hosts
+    with serving(Upstream, "localhost") as upstream:
         with run_gateway(gateway_config(upstream), env=env) as (url, _):
             for _ in range(2):
-                request = urllib.request.Request(
-                    f"{url}/claude/v1/models", headers={"x-api-key": GATEWAY_TOKEN}
-                )
-                with urllib.request.urlopen(request, timeout=10) as response:
+                with get(url, "/claude/v1/models") as response:
                     assert response.status == 200
                     assert response.headers.get("Set-Cookie") is None
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
     assert seen == [None, None]
 
 
@@ -384,75 +398,54 @@ def test_pass_through_bodies_stream_and_stay_scrubbed(env: dict[str, str]) -> No
     released = threading.Event()
     waited: list[bool] = []
 
-    class Upstream(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
+    class Upstream(QuietHandler):
         def do_GET(self) -> None:
-            key = (self.headers.get("x-api-key") or "").encode()
             self.send_response(200)
-            self.send_header("Content-Type", "application/octet-stream")
             if "/events/" in self.path:  # an SSE stream the gateway does not parse
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Connection", "close")
                 self.end_headers()
-                self.wfile.write(b"data: one\n\n")
-                self.wfile.flush()
-                waited.append(released.wait(10))
-                self.wfile.write(b"data: two\n\n")
                 self.close_connection = True
-                return
-            if self.path.endswith("/big/content"):
+                parts = [b"data: one\n\n", b"data: two\n\n"]
+            elif "/big/" in self.path:
+                self.send_header("Content-Type", "application/octet-stream")
                 self.send_header("Content-Length", str(len(first) + len(rest)))
                 self.end_headers()
-                self.wfile.write(first)
-                self.wfile.flush()
-                waited.append(released.wait(10))
-                self.wfile.write(rest)
-            else:
-                body = [b"echo: " + key[:10], key[10:] + b" end"]
-                self.send_header("Content-Length", str(sum(map(len, body))))
+                parts = [first, rest]
+            else:  # the credential, echoed in two writes
+                key = (self.headers.get("x-api-key") or "").encode()
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(key) + 10))
                 self.end_headers()
-                for part in body:
-                    self.wfile.write(part)
-                    self.wfile.flush()
-                    time.sleep(0.05)
+                self.wfile.write(b"echo: " + key[:10])
+                self.wfile.flush()
+                time.sleep(0.05)
+                self.wfile.write(key[10:] + b" end")
+                return
+            self.wfile.write(parts[0])
+            self.wfile.flush()
+            waited.append(released.wait(10))  # until the agent has the first part
+            self.wfile.write(parts[1])
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        upstream = f"http://127.0.0.1:{server.server_address[1]}"
-        with run_gateway(gateway_config(upstream), env=env) as (url, _):
-
-            def get(name: str) -> Any:
-                request = urllib.request.Request(
-                    f"{url}/claude/v1/files/{name}/content", headers={"x-api-key": GATEWAY_TOKEN}
-                )
-                return urllib.request.urlopen(request, timeout=30)
-
-            with get("big") as response:
-                head = response.read(4096)  # arrives while the upstream still waits
-                released.set()
-                body = head + response.read()
-            assert body == first + rest
-            assert waited == [True]
-            released.clear()
-            with get("events") as response:
-                event = response.read(11)  # the whole first event, before the second
-                released.set()
-                events = event + response.read()
-            assert events == b"data: one\n\ndata: two\n\n"
-            assert waited == [True, True]
-            with get("echo") as response:
-                echoed = response.read()
+        with serving(Upstream) as upstream:
+            with run_gateway(gateway_config(upstream), env=env) as (url, _):
+                with get(url, "/claude/v1/files/big/content") as response:
+                    head = response.read(4096)  # arrives while the upstream still waits
+                    released.set()
+                    body = head + response.read()
+                released.clear()
+                with get(url, "/claude/v1/files/events/content") as response:
+                    event = response.read(11)  # the whole first event, before the second
+                    released.set()
+                    events = event + response.read()
+                with get(url, "/claude/v1/files/echo/content") as response:
+                    echoed = response.read()
     finally:
         released.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    assert body == first + rest
+    assert events == b"data: one\n\ndata: two\n\n"
+    assert waited == [True, True]
     assert echoed == b"echo: [REDACTED:upstream-credential] end"
     assert env["TEST_ANTHROPIC_KEY"].encode() not in echoed
 
@@ -472,9 +465,7 @@ def test_a_json_body_that_arrives_in_pieces_is_read_whole(env: dict[str, str]) -
     }
     body = json.dumps(message).encode()
 
-    class Upstream(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
+    class Upstream(QuietHandler):
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers["Content-Length"]))
             self.send_response(200)
@@ -486,20 +477,8 @@ def test_a_json_body_that_arrives_in_pieces_is_read_whole(env: dict[str, str]) -
                 self.wfile.flush()
                 time.sleep(0.02)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        upstream = f"http://127.0.0.1:{server.server_address[1]}"
-        with run_gateway(gateway_config(upstream), env=env) as (url, _):
-            reply = claude(url).messages.create(model="claude-x", max_tokens=5, messages=MSG)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serving(Upstream) as upstream, run_gateway(gateway_config(upstream), env=env) as (url, _):
+        reply = claude(url).messages.create(model="claude-x", max_tokens=5, messages=MSG)
     assert reply.content[0].type == "text"
     assert reply.content[0].text == text
 
@@ -509,34 +488,15 @@ def test_paths_and_queries_reach_the_upstream_as_sent(env: dict[str, str]) -> No
     ``%3F`` start a query and ``%26`` split a parameter."""
     seen: list[str] = []
 
-    class Upstream(http.server.BaseHTTPRequestHandler):
+    class Upstream(QuietHandler):
         def do_GET(self) -> None:
             seen.append(self.path)
             self.send_response(204)
             self.end_headers()
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     sent = ["/v1/files/a%2Fb/content?name=a%26b&x=1", "/v1/files/c%3Fd", "/v1/models/caf%C3%A9"]
-    try:
-        with run_gateway(
-            gateway_config(f"http://127.0.0.1:{server.server_address[1]}"), env=env
-        ) as (
-            url,
-            _,
-        ):
-            for path in sent:
-                request = urllib.request.Request(
-                    f"{url}/claude{path}", headers={"x-api-key": GATEWAY_TOKEN}
-                )
-                with urllib.request.urlopen(request, timeout=10) as response:
-                    assert response.status == 204
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serving(Upstream) as upstream, run_gateway(gateway_config(upstream), env=env) as (url, _):
+        for path in sent:
+            with get(url, "/claude" + path) as response:
+                assert response.status == 204
     assert seen == sent
