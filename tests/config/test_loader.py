@@ -96,6 +96,8 @@ connections:
         ("a: 1\na: 2\nconnections: {}\n", "duplicate key"),
         (BASE + "    policy: strict\n", "unknown policy"),
         (BASE.replace("claude:", "Claude:"), "lowercase"),
+        (BASE.replace("claude:", "admin:"), "taken by the gateway's own /admin routes"),
+        (BASE.replace("claude:", "metrics:"), "taken by the gateway's own /metrics routes"),
         (BASE.replace("credential: {env: ANTHROPIC_API_KEY}", ""), "credential is required"),
         (BASE + "tokens:\n  - {name: a, subject: a, sha256: abc}\n", "64 lowercase hex"),
     ],

@@ -29,6 +29,9 @@ from warden.config.approvals import ApprovalsConfig
 from warden.config.refs import CredentialRef
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+_RESERVED = frozenset({"admin", "auth", "healthz", "metrics", "readyz"})
+"""Connection names whose paths the gateway serves itself (``/admin/api/…``,
+``/auth/…``, ``/metrics``…), as docs/configuration.md says."""
 
 
 class _Strict(BaseModel):
@@ -258,6 +261,11 @@ class Config(BaseModel):
             if not _NAME.match(name):
                 raise ValueError(
                     f"connection name {name!r} must be lowercase letters, digits, '.', '_' or '-'"
+                )
+            if name in _RESERVED:
+                raise ValueError(
+                    f"connection name {name!r} is taken by the gateway's own /{name} routes; "
+                    "choose another"
                 )
         if not value:
             raise ValueError("define at least one connection")
