@@ -53,6 +53,7 @@ _ECHO_HOLDBACK = 63
 send are 20 to 40 bytes; a longer run of stars split across reads could
 leave its first part unscrubbed (it is already starred)."""
 _REMEMBERED = 8
+"""Upstream credentials a broker scrubs for: the current one and the last few."""
 
 
 class CredentialUnavailable(Exception):
@@ -180,6 +181,8 @@ class Broker:
         while moved:
             moved = False
             for secret in self._seen:
+                if len(secret) < 2:
+                    continue  # one byte cannot cross a cut
                 at = data.find(secret, max(0, cut - len(secret) + 1), cut + len(secret) - 1)
                 if 0 <= at < cut:
                     cut, moved = at, True
