@@ -25,7 +25,6 @@ from aiohttp import web
 from tests.fakes.provider import Credentials, FakeProvider
 from tests.fakes.script import say
 from tests.helpers.gateway import GATEWAY_TOKEN, gateway_config, run_gateway
-from warden.server.app import create_app
 from warden.server.keys import STATE
 from warden.server.logs import JsonFormatter
 
@@ -213,12 +212,12 @@ def test_azure_entra_service_principal(
     assert not any(r.contains(creds.azure_client_secret) for r in data)
 
 
-def test_create_app_refuses_reserved_connection_names(upstream: str, env: dict[str, str]) -> None:
+def test_reserved_connection_names_are_refused_at_load(upstream: str, env: dict[str, str]) -> None:
+    """Before anything is served (and on reload: the old config keeps serving)."""
     from warden.config.loader import ConfigError, parse_config
 
-    config = parse_config(gateway_config(upstream).replace("  openai:\n", "  metrics:\n"), env=env)
-    with pytest.raises(ConfigError):
-        create_app(config)
+    with pytest.raises(ConfigError, match="taken by the gateway's own /metrics routes"):
+        parse_config(gateway_config(upstream).replace("  openai:\n", "  metrics:\n"), env=env)
 
 
 def _free_port() -> int:

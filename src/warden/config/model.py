@@ -29,9 +29,9 @@ from warden.config.approvals import ApprovalsConfig
 from warden.config.refs import CredentialRef
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
-_RESERVED = frozenset({"admin", "auth", "healthz", "metrics", "readyz"})
+_RESERVED = frozenset({"admin", "auth", "favicon.ico", "healthz", "metrics", "readyz"})
 """Connection names whose paths the gateway serves itself (``/admin/api/…``,
-``/auth/…``, ``/metrics``…), as docs/configuration.md says."""
+``/auth/…``, ``/metrics``…). ``.well-known`` cannot be a name anyway."""
 
 
 class _Strict(BaseModel):

@@ -2,7 +2,8 @@
 
 Routes: ``/healthz`` (the process is up), ``/readyz`` (config loaded and
 not shutting down), ``/metrics``, and every connection under
-``/<connection-name>/``. The reserved names below can't be connections.
+``/<connection-name>/``. The names of the gateway's own routes can't be
+connections (the config refuses them, see ``warden.config.model``).
 """
 
 from __future__ import annotations
@@ -31,10 +32,6 @@ from warden.web import auth_api
 
 log = logging.getLogger("warden.server")
 
-RESERVED = frozenset(
-    {"healthz", "readyz", "metrics", "admin", "auth", ".well-known", "favicon.ico"}
-)
-
 
 @dataclass(slots=True)
 class AppState:
@@ -55,7 +52,6 @@ class AppState:
             return False
         try:
             config = load_config(source)
-            _check_reserved(config)
             runtime = build_runtime(
                 config,
                 self.session,
@@ -117,20 +113,6 @@ def access_service(config: Config, audit: Any = None) -> AccessService:
     )
 
 
-def _check_reserved(config: Config) -> None:
-    clash = sorted(RESERVED & set(config.connections))
-    if clash:
-        from warden.config.loader import ConfigProblem
-
-        raise ConfigError(
-            str(config.source or "<config>"),
-            [
-                ConfigProblem(f"connections.{name}", None, None, "this name is reserved")
-                for name in clash
-            ],
-        )
-
-
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
@@ -153,7 +135,6 @@ def create_app(
     recorder: Recorder | None = None,
     approvals: Any = None,
 ) -> web.Application:
-    _check_reserved(config)
     app = web.Application(client_max_size=config.limits.max_body_bytes)
     state = AppState(config, tuple(factories))
     app[STATE] = state
