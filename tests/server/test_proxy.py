@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import http.server
 import json
 import socket
@@ -500,3 +501,26 @@ def test_paths_and_queries_reach_the_upstream_as_sent(env: dict[str, str]) -> No
             with get(url, "/claude" + path) as response:
                 assert response.status == 204
     assert seen == sent
+
+
+def test_a_compressed_request_goes_on_decoded(gateway: str, provider: FakeProvider) -> None:
+    """The gateway reads (and inspects) a gzip body decoded: it must not tell
+    the upstream the plain body it forwards is still gzip."""
+    provider.script.push(say("hello"))
+    body = json.dumps({"model": "claude-x", "max_tokens": 5, "messages": MSG}).encode()
+    request = urllib.request.Request(
+        gateway + "/claude/v1/messages",
+        data=gzip.compress(body),
+        method="POST",
+        headers={
+            "x-api-key": GATEWAY_TOKEN,
+            "anthropic-version": "2023-06-01",
+            "content-type": "application/json",
+            "content-encoding": "gzip",
+        },
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert json.loads(response.read())["content"][0]["text"] == "hello"
+    (sent,) = provider.recorder.to("/v1/messages")
+    assert sent.header("content-encoding") is None
+    assert json.loads(sent.body)["messages"] == MSG

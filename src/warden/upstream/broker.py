@@ -37,6 +37,8 @@ _STRIP_REQUEST = HOP_BY_HOP | {
     "host",
     "content-length",
     "accept-encoding",
+    # the server already decoded a compressed body: what goes on is plain
+    "content-encoding",
     "authorization",
     "x-api-key",
     "api-key",
