@@ -120,6 +120,14 @@ def test_rewritten_text_keeps_the_event_shape() -> None:
     assert [e["type"] for e in out][-3:] == ["x-future-event", "message_delta", "message_stop"]
 
 
+def test_a_rewritten_delta_keeps_a_lone_surrogate_escaped() -> None:
+    """Half an emoji (a legal ``\\ud83d`` escape) in text a channel rewrites:
+    the event is still UTF-8 and the client reads the same character."""
+    items = run(text_stream("half \ud83d", " emoji"), TestInspector())
+    deltas = [e["delta"]["text"] for e in parsed(items) if e["type"] == "content_block_delta"]
+    assert deltas == ["HALF \ud83d", " EMOJI"]
+
+
 def test_tool_input_is_held_and_released_whole_after_its_start() -> None:
     out = parsed(run(tool_stream(), TestInspector()))
     kinds = [e["type"] for e in out]

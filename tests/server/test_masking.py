@@ -3,6 +3,8 @@ send, and a blocking rule, with the default catalogue and policy."""
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from collections.abc import Iterator
 
 import anthropic
@@ -104,3 +106,29 @@ def test_the_engine_compiles_what_the_policy_can_turn_on() -> None:
     with pytest.raises(ValueError, match="email-address"):
         off.scan(text, actions)  # PII is off: its rules are not in the pass
     assert engine_for(MaskingConfig()) is off  # shared by policies that reach the same rules
+
+
+def test_a_lone_surrogate_survives_a_rewritten_request(masked: str, provider: FakeProvider) -> None:
+    """``\\ud83d`` is legal JSON (half an emoji a client's truncation cut), but
+    not encodable as UTF-8: a body the gateway rewrites keeps it escaped."""
+    provider.script.push(say("noted"))
+    body = (
+        '{"model":"claude-x","max_tokens":5,"messages":[{"role":"user",'
+        f'"content":"half an emoji \\ud83d and {GITHUB_PAT}"}}]}}'
+    ).encode()
+    request = urllib.request.Request(
+        masked + "/claude/v1/messages",
+        data=body,
+        method="POST",
+        headers={
+            "x-api-key": GATEWAY_TOKEN,
+            "anthropic-version": "2023-06-01",
+            "content-type": "application/json",
+        },
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+    (sent,) = provider.recorder.to("/v1/messages")
+    assert b"\\ud83d" in sent.body
+    content = json.loads(sent.body)["messages"][0]["content"]
+    assert content.startswith("half an emoji \ud83d and [TOKEN:github-pat-classic:")

@@ -98,7 +98,24 @@ def split(recorded: bytes, patches: Sequence[Patch], encode: Callable[[], bytes]
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON, other than ASCII kept as is, and always encodable as
+    UTF-8: a lone surrogate (a legal ``\\udXXX`` escape in what a peer sent,
+    e.g. half an emoji cut by a client's truncation) stays escaped."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            return json.dumps(value, separators=(",", ":"))
+    return text
+
+
+def dumps_bytes(value: Any) -> bytes:
+    """:func:`dumps`, encoded."""
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    except UnicodeEncodeError:  # a lone surrogate: keep it escaped
+        return json.dumps(value, separators=(",", ":")).encode()
 
 
 def loads_event(data: str) -> Any:

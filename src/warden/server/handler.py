@@ -29,6 +29,7 @@ from warden.pipeline.chain import Pipeline
 from warden.pipeline.record import NullRecorder, Recorder, RecordingFailed, RecordKind
 from warden.pipeline.request import JsonRequestView
 from warden.pipeline.types import Decision, Direction, Exchange, Flow, Identity
+from warden.protocols.base import dumps_bytes
 from warden.protocols.registry import Operation, resolve
 from warden.server.keys import RECORDER, RUNTIME, STATE
 from warden.server.logs import log_fields
@@ -232,7 +233,7 @@ async def _exchange(ctx: Context) -> web.StreamResponse:
                 failure, outcome = _blocked_error(blocked), "blocked"
             else:
                 if view.dirty:
-                    body = json.dumps(parsed, separators=(",", ":"), ensure_ascii=False).encode()
+                    body = dumps_bytes(parsed)
                 opening = {**target, "body": parsed}
     await ctx.recorder.record(ctx.exchange, RecordKind.REQUEST, opening)
     await _record_decisions(ctx, decisions, Direction.REQUEST)

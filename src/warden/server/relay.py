@@ -30,7 +30,17 @@ from warden.errors import (
 from warden.httpio import read_up_to
 from warden.pipeline.chain import Pipeline
 from warden.pipeline.record import NullRecorder, RecordingFailed, RecordKind
-from warden.protocols.base import Block, ChannelBook, Hold, Item, Patch, Restored, Wire, patched
+from warden.protocols.base import (
+    Block,
+    ChannelBook,
+    Hold,
+    Item,
+    Patch,
+    Restored,
+    Wire,
+    dumps_bytes,
+    patched,
+)
 from warden.protocols.registry import Operation
 from warden.protocols.sse import RemoteProtocolError, SSEDecoder, SSEEvent
 from warden.server.keys import APPROVALS
@@ -131,9 +141,9 @@ async def relay_json(
         # The agent's copy gets vault values back in its tool arguments; the
         # body recorded below keeps the placeholders.
         with patched(patches):
-            encoded = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+            encoded = dumps_bytes(body)
     elif ctx.exchange.state.get("rewritten"):
-        encoded = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        encoded = dumps_bytes(body)
     else:
         encoded = raw  # nothing changed: the upstream's bytes, as they were
     out = ctx.connection.broker.scrub(encoded)
