@@ -55,6 +55,11 @@ def header(quick: bool) -> str:
         command,
         "```",
         "",
+        "Where the time goes, step by step (not run by `make bench`): "
+        "`benchmarks/profile_gateway.py` (py-spy on `warden serve` under load), "
+        "`benchmarks/profile_detect.py` (the scan and the stream masker), "
+        "`benchmarks/profile_adapter.py` (one streamed reply through the Anthropic adapter).",
+        "",
         f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         f"- machine: {os.cpu_count()} CPUs ({cpu_model()}), {memory_gb()} RAM, "
         f"{platform.system()} {platform.release()}",
