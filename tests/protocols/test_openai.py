@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from tests.helpers.inspectors import TestInspector
 from tests.protocols.test_anthropic import events
 from warden.pipeline.chain import Pipeline
@@ -257,6 +259,26 @@ def test_responses_text_rewritten_everywhere_it_appears() -> None:
     final = out[-1]["response"]["output"][0]["content"][0]["text"]
     assert final == "HELLO"
     assert [e["sequence_number"] for e in out] == list(range(len(out)))
+
+
+@pytest.mark.parametrize(
+    "part_done", ["response.content_part.done", "response.reasoning_part.done"]
+)
+def test_responses_reasoning_text_parts_are_rewritten_when_done(part_done: str) -> None:
+    """Reasoning content (OpenAI: a ``reasoning_text`` content part; vLLM
+    names its done event ``reasoning_part.done``) repeats its whole text."""
+    at = {"item_id": "rs_1", "output_index": 0, "content_index": 0}
+    item = {"type": "reasoning", "id": "rs_1", "summary": [], "content": []}
+    wire = rev("response.created", 0, response={"id": "resp_3", "output": []})
+    wire += rev("response.output_item.added", 1, output_index=0, item=item)
+    wire += rev("response.reasoning_text.delta", 2, **at, delta="thin")
+    wire += rev("response.reasoning_text.delta", 3, **at, delta="king")
+    wire += rev("response.reasoning_text.done", 4, **at, text="thinking")
+    wire += rev(part_done, 5, **at, part={"type": "reasoning_text", "text": "thinking"})
+    out = data(run(ResponsesStream, wire, TestInspector()))
+    done = next(e for e in out if e["type"] == part_done)
+    assert done["part"]["text"] == "THINKING"
+    assert "thinking" not in json.dumps(out)
 
 
 def test_responses_function_call_held_and_released() -> None:

@@ -12,7 +12,7 @@ import openai
 import pytest
 
 from tests.fakes.provider import FakeProvider
-from tests.fakes.script import say
+from tests.fakes.script import say, think
 from tests.helpers.gateway import GATEWAY_TOKEN, gateway_config, run_gateway
 from warden.config.loader import parse_config
 from warden.config.model import MaskingConfig
@@ -132,3 +132,23 @@ def test_a_lone_surrogate_survives_a_rewritten_request(masked: str, provider: Fa
     assert b"\\ud83d" in sent.body
     content = json.loads(sent.body)["messages"][0]["content"]
     assert content.startswith("half an emoji \ud83d and [TOKEN:github-pat-classic:")
+
+
+def test_no_event_of_a_responses_stream_repeats_a_secret_in_reasoning(
+    masked: str, provider: FakeProvider
+) -> None:
+    """A reasoning summary streams as deltas, then comes whole again in its
+    ``.done``, ``reasoning_summary_part.done``, ``output_item.done`` and
+    ``response.completed``: every copy is the masked one."""
+    provider.script.push(think(f"the key is {GITHUB_PAT} so", "done"))
+    request = urllib.request.Request(
+        masked + "/openai/v1/responses",
+        data=json.dumps({"model": "gpt-x", "input": "hi", "stream": True}).encode(),
+        method="POST",
+        headers={"authorization": f"Bearer {GATEWAY_TOKEN}", "content-type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        wire = response.read()
+    assert b"reasoning_summary_part.done" in wire
+    assert GITHUB_PAT.encode() not in wire
+    assert wire.count(b"[REDACTED:github-pat-classic]") >= 4

@@ -58,6 +58,12 @@ _TEXT_EVENTS = {
     ),
 }
 _DONE = {done: (delta, field, part) for delta, (done, field, _, part) in _TEXT_EVENTS.items()}
+# a finished part, which repeats its whole text -> the key part of its channel
+_PART_DONE = {
+    "response.content_part.done": "content",
+    "response.reasoning_summary_part.done": "summary",
+    "response.reasoning_part.done": "reasoning",  # vLLM's name for a reasoning content part
+}
 _FINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
 # A tool call's input: done event -> delta event (the done event's field: "arguments" / "input")
 _ARGS_DONE = {
@@ -180,7 +186,7 @@ class ResponsesStream:
             return self._args_delta(data)
         if kind in _ARGS_DONE:
             return self._args_done(data)
-        if kind == "response.content_part.done":
+        if kind in _PART_DONE:
             return [self._part_done(data, event.raw)]
         if kind == "response.output_item.done":
             return [self._item_done(data, event.raw)]
@@ -257,9 +263,14 @@ class ResponsesStream:
         return [Block(decision)]
 
     def _part_done(self, data: dict[str, Any], raw: bytes) -> bytes:
+        """A finished part repeats its whole text: the channel's, as released."""
         part = data.get("part")
         if isinstance(part, dict):
-            key = f"output/{data.get('output_index', 0)}/content/{data.get('content_index', 0)}"
+            where = _PART_DONE[data["type"]]
+            if part.get("type") == "reasoning_text":
+                where = "reasoning"  # reasoning content parts stream as reasoning_text
+            index = data.get("summary_index", data.get("content_index", 0))
+            key = f"output/{data.get('output_index', 0)}/{where}/{index}"
             emitted = self.book.emitted(key)
             field = "refusal" if part.get("type") == "refusal" else "text"
             if emitted is not None and field in part and part[field] != emitted:
