@@ -114,6 +114,22 @@ def test_chat_block() -> None:
     assert isinstance(items[-1], Block)
 
 
+@pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
+def test_chat_reasoning_of_compatible_servers_is_a_channel(field: str) -> None:
+    """DeepSeek and vLLM stream ``reasoning_content``, OpenRouter and Ollama
+    ``reasoning``, beside the content: both are inspected like it."""
+    wire = chunk({"role": "assistant", field: "thin"}) + chunk({field: "king"})
+    wire += chunk({"content": "ok"}) + chunk({}, "stop") + b"data: [DONE]\n\n"
+    out = data(run(ChatStream, wire, TestInspector()))
+    deltas = [c["choices"][0]["delta"] for c in out if c["choices"]]
+    assert "".join(d.get(field) or "" for d in deltas) == "THINKING"
+    assert "".join(d.get("content") or "" for d in deltas) == "OK"
+    message = {"role": "assistant", field: "why", "content": "x"}
+    body = {"choices": [{"index": 0, "message": message}]}
+    transform_chat_body(body, exchange(), Pipeline([TestInspector()]))
+    assert message[field] == "WHY"
+
+
 def test_chat_non_streamed_body() -> None:
     body = {
         "choices": [

@@ -1,7 +1,10 @@
 """OpenAI Chat Completions (also what Azure OpenAI deployments speak).
 
-Channels: ``choice/<i>/content``, ``choice/<i>/refusal`` and
-``choice/<i>/tool/<j>`` (one tool call's JSON arguments). A tool call is
+Channels: ``choice/<i>/content``, ``choice/<i>/refusal``, the reasoning
+that OpenAI-compatible servers stream beside the content
+(``choice/<i>/reasoning_content``: DeepSeek, vLLM; ``choice/<i>/reasoning``:
+OpenRouter, Ollama) and ``choice/<i>/tool/<j>`` (one tool call's JSON
+arguments). A tool call is
 announced to the agent only once its arguments are released, so a denied
 call can be turned into content and ``finish_reason`` into ``stop``.
 Chunks the gateway does not change are forwarded as their raw bytes. Tool
@@ -29,6 +32,14 @@ from warden.protocols.base import (
     split,
 )
 from warden.protocols.sse import RemoteProtocolError, SSEEvent, encode_event
+
+_TEXT_FIELDS = {
+    "content": ChannelKind.TEXT,
+    "refusal": ChannelKind.REFUSAL,
+    "reasoning_content": ChannelKind.THINKING,
+    "reasoning": ChannelKind.THINKING,
+}
+"""The text fields of a delta or message, each a channel of its own."""
 
 
 def iter_chat_slots(body: Any) -> Iterator[TextSlot]:
@@ -177,7 +188,7 @@ class ChatStream:
     def _text_key(self, i: int, field: str) -> str:
         key = f"choice/{i}/{field}"
         if self.book.get(key) is None and key not in self.book.closed:
-            kind = ChannelKind.TEXT if field == "content" else ChannelKind.REFUSAL
+            kind = _TEXT_FIELDS[field]
             self.book.start(Channel(key, kind))
         return key
 
@@ -186,7 +197,7 @@ class ChatStream:
         delta = choice.get("delta")
         changed = had_text = False
         if isinstance(delta, dict):
-            for field in ("content", "refusal"):
+            for field in _TEXT_FIELDS:
                 text = delta.get(field)
                 if isinstance(text, str) and text:
                     had_text = True
@@ -384,7 +395,7 @@ def transform_chat_body(
         message = choice.get("message")
         if not isinstance(message, dict):
             continue
-        for field, kind in (("content", ChannelKind.TEXT), ("refusal", ChannelKind.REFUSAL)):
+        for field, kind in _TEXT_FIELDS.items():
             if isinstance(message.get(field), str):
                 key = f"choice/{i}/{field}"
                 book.start(Channel(key, kind))
