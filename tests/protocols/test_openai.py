@@ -297,6 +297,32 @@ def test_responses_reasoning_text_parts_are_rewritten_when_done(part_done: str) 
     assert "thinking" not in json.dumps(out)
 
 
+def responses_whole(text: str) -> bytes:
+    """A compatible server that sends no deltas: the text only in finishing events."""
+    at = {"item_id": "msg_1", "output_index": 0, "content_index": 0}
+    msg = {"type": "message", "id": "msg_1", "role": "assistant", "content": []}
+    done = {**msg, "status": "completed", "content": [{"type": "output_text", "text": text}]}
+    wire = rev("response.created", 0, response={"id": "resp_4", "output": []})
+    wire += rev("response.output_item.added", 1, output_index=0, item=msg)
+    wire += rev("response.output_text.done", 2, **at, text=text)
+    wire += rev("response.content_part.done", 3, **at, part={"type": "output_text", "text": text})
+    wire += rev("response.output_item.done", 4, output_index=0, item=done)
+    return wire + rev("response.completed", 5, response={"id": "resp_4", "output": [done]})
+
+
+def test_responses_text_sent_only_whole_is_inspected() -> None:
+    out = data(run(ResponsesStream, responses_whole("said whole"), TestInspector()))
+    assert "said whole" not in json.dumps(out)
+    assert json.dumps(out).count("SAID WHOLE") == 4
+
+
+def test_responses_text_sent_only_whole_can_stop_the_stream() -> None:
+    inspector = TestInspector(upper=False, text_flow_on="secret")
+    items = run(ResponsesStream, responses_whole("a secret"), inspector)
+    assert isinstance(items[-1], Block)
+    assert "a secret" not in json.dumps(data(items))
+
+
 def test_responses_function_call_held_and_released() -> None:
     out = data(run(ResponsesStream, responses_call(), TestInspector()))
     kinds = [e["type"] for e in out]

@@ -64,6 +64,14 @@ _PART_DONE = {
     "response.reasoning_summary_part.done": "summary",
     "response.reasoning_part.done": "reasoning",  # vLLM's name for a reasoning content part
 }
+
+
+def _part_kind(where: str, part: dict[str, Any]) -> ChannelKind:
+    if where != "content":
+        return ChannelKind.THINKING
+    return ChannelKind.REFUSAL if part.get("type") == "refusal" else ChannelKind.TEXT
+
+
 _FINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
 # A tool call's input: done event -> delta event (the done event's field: "arguments" / "input")
 _ARGS_DONE = {
@@ -129,6 +137,14 @@ def iter_responses_slots(body: Any) -> Iterator[TextSlot]:
                     )
 
 
+class _Stopped(Exception):
+    """A channel stopped text that arrived whole (see ``ResponsesStream._unstreamed``)."""
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__(decision.rule)
+        self.decision = decision
+
+
 class ResponsesStream:
     """Sans-IO transformer of one Responses API event stream."""
 
@@ -168,6 +184,12 @@ class ResponsesStream:
     def feed(self, event: SSEEvent) -> list[Item]:
         if self.done:
             return []
+        try:
+            return self._feed(event)
+        except _Stopped as stopped:
+            return self._text_flow(stopped.decision)
+
+    def _feed(self, event: SSEEvent) -> list[Item]:
         if not event.has_data:
             return [event.raw]
         data = loads_event(event.data)
@@ -246,6 +268,7 @@ class ResponsesStream:
                     )
                 )
                 self._renumber = True
+        self._unstreamed(key, _TEXT_EVENTS[delta_type][2], data.get(field))
         emitted = self.book.emitted(key)
         if emitted is not None and data.get(field) != emitted:
             data[field] = emitted
@@ -253,6 +276,20 @@ class ResponsesStream:
         else:
             items.append(self._emit(data, raw))
         return items
+
+    def _unstreamed(self, key: str, kind: ChannelKind, text: Any) -> None:
+        """Text a finishing event carries for a part no delta streamed (an
+        upstream that sends it only whole) goes through a channel of its own
+        now, so :meth:`ChannelBook.emitted` has the released form; a channel
+        that stops it stops the stream (raises :class:`_Stopped`)."""
+        if not isinstance(text, str) or not text or self.book.emitted(key) is not None:
+            return
+        self.book.start(Channel(key, kind))
+        _, flow = self.book.feed(key, text)
+        _, ended = self.book.end(key)
+        flow = flow or ended
+        if flow is not None:
+            raise _Stopped(flow)
 
     def _text_flow(self, decision: Decision) -> list[Item]:
         self.done = True
@@ -271,8 +308,9 @@ class ResponsesStream:
                 where = "reasoning"  # reasoning content parts stream as reasoning_text
             index = data.get("summary_index", data.get("content_index", 0))
             key = f"output/{data.get('output_index', 0)}/{where}/{index}"
-            emitted = self.book.emitted(key)
             field = "refusal" if part.get("type") == "refusal" else "text"
+            self._unstreamed(key, _part_kind(where, part), part.get(field))
+            emitted = self.book.emitted(key)
             if emitted is not None and field in part and part[field] != emitted:
                 part[field] = emitted
                 return self._emit(data)
@@ -459,18 +497,25 @@ class ResponsesStream:
             if emitted is not None:
                 self._set(item, field, emitted)
                 self._deliver(f"output/{index}", item, field)
-        for j, part in enumerate(item.get("content") or []):
+        reasoning = item.get("type") == "reasoning"
+        for j, part in enumerate([] if reasoning else item.get("content") or []):
             if isinstance(part, dict):
-                emitted = self.book.emitted(f"output/{index}/content/{j}")
+                key = f"output/{index}/content/{j}"
                 field = "refusal" if part.get("type") == "refusal" else "text"
+                self._unstreamed(key, _part_kind("content", part), part.get(field))
+                emitted = self.book.emitted(key)
                 if emitted is not None and field in part:
                     self._set(part, field, emitted)
         for part_name, key_part in (("summary", "summary"), ("content", "reasoning")):
-            if item.get("type") != "reasoning":
+            if not reasoning:
                 break
             for j, part in enumerate(item.get(part_name) or []):
-                emitted = self.book.emitted(f"output/{index}/{key_part}/{j}")
-                if isinstance(part, dict) and emitted is not None:
+                if not isinstance(part, dict):
+                    continue
+                key = f"output/{index}/{key_part}/{j}"
+                self._unstreamed(key, ChannelKind.THINKING, part.get("text"))
+                emitted = self.book.emitted(key)
+                if emitted is not None:
                     self._set(part, "text", emitted)
         return item
 
