@@ -55,7 +55,7 @@ from warden.pipeline.types import Exchange, Identity  # noqa: E402
 from warden.protocols.anthropic import iter_slots  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from detect_inputs import build_text, conversation, prose, stream_text  # noqa: E402
+from detect_inputs import build_text, conversation, prose, sse_deltas, stream_text  # noqa: E402
 
 CORPUS_DIR = Path(os.environ.get("WARDEN_CORPUS_DIR") or ROOT.parent / "shared" / "corpus")
 CORPUS = CORPUS_DIR / "secret-examples.jsonl"
@@ -171,12 +171,7 @@ def detect_secrets_scanner() -> Any:
 
 
 def bench_stream(text: str, engine: Engine, rnd: random.Random) -> dict[str, Any]:
-    deltas: list[str] = []
-    i = 0
-    while i < len(text):
-        size = rnd.randint(3, 50)
-        deltas.append(text[i : i + size])
-        i += size
+    deltas = sse_deltas(text, rnd)
     masker = Masker(hash_key=b"k" * 32, vault=MemoryVault())
     whole = masker.apply(text, engine.scan(text))
     runs = []

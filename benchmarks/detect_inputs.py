@@ -65,6 +65,17 @@ def build_text(
     return "".join(parts)[:size], [p for p in planted if p[1] <= size]
 
 
+def sse_deltas(text: str, rnd: random.Random) -> list[str]:
+    """``text`` cut as a model streams it: deltas of 3 to 50 characters."""
+    deltas: list[str] = []
+    i = 0
+    while i < len(text):
+        size = rnd.randint(3, 50)
+        deltas.append(text[i : i + size])
+        i += size
+    return deltas
+
+
 def stream_text(rnd: random.Random, examples: list[tuple[str, str]], size: int) -> str:
     """What a model streams: prose, code blocks, now and then a credential."""
     code = (STDLIB / "argparse.py").read_text(encoding="utf-8")

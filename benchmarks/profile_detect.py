@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from detect_inputs import build_text, stream_text  # noqa: E402
+from detect_inputs import build_text, sse_deltas, stream_text  # noqa: E402
 
 from warden.detect import hold as hold_module  # noqa: E402
 from warden.detect.catalogue import Catalogue  # noqa: E402
@@ -75,12 +75,7 @@ def block(engine: Engine, catalogue: Catalogue, text: str) -> None:
 
 
 def stream(engine: Engine, catalogue: Catalogue, text: str, rnd: random.Random) -> None:
-    deltas = []
-    i = 0
-    while i < len(text):
-        size = rnd.randint(3, 50)
-        deltas.append(text[i : i + size])
-        i += size
+    deltas = sse_deltas(text, rnd)
     masker = Masker(hash_key=b"k" * 32, vault=MemoryVault())
     calls: list[tuple[bytes, int]] = []
     original = hold_module.StreamPass.hold
