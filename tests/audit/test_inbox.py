@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import threading
+from collections import deque
 
 import pytest
 
@@ -73,3 +74,38 @@ def test_a_full_inbox_does_not_linger() -> None:
     inbox.put(2)
     # Producers are waiting for room: the batch goes at once, even if small.
     assert len(inbox.take(1000, 3600.0, 3600.0)) == 2
+
+
+def test_a_put_wakes_an_idle_writer() -> None:
+    inbox: Inbox[int] = Inbox(10)
+    taken: list[list[tuple[int, int]]] = []
+    worker = threading.Thread(target=lambda: taken.append(inbox.take(10, 0.0, 3600.0)))
+    worker.start()
+    inbox.put(7)
+    worker.join(60)
+    assert not worker.is_alive()
+    assert taken == [[(1, 7)]]
+
+
+def test_a_put_racing_the_writer_going_to_sleep_still_wakes_it() -> None:
+    # put() takes no lock. Land a put exactly between the writer finding the
+    # inbox empty and it saying it waits: it must still be taken at once.
+    inbox: Inbox[int] = Inbox(10)
+    race = [lambda: inbox.put(7)]
+
+    class Racing(deque[tuple[int, int]]):
+        def __len__(self) -> int:
+            n = super().__len__()
+            if n == 0 and race:
+                race.pop()()  # the producer's put, right after this look
+            return n  # what the writer saw: nothing
+
+    inbox._items = Racing()
+    taken: list[list[tuple[int, int]]] = []
+    worker = threading.Thread(
+        target=lambda: taken.append(inbox.take(10, 0.0, 3600.0)), daemon=True
+    )
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive(), "the writer slept through a put"
+    assert taken == [[(1, 7)]]

@@ -1,8 +1,11 @@
 """The bounded hand-off between the event loop and the one writer thread.
 
-Producers (the event loop) call :meth:`Inbox.put`, which never blocks: it
-numbers the item and returns the number, or ``0`` when the inbox is full (the
-recorder then drops the item or waits, depending on its mode). The writer
+The producer (the event loop: one thread) calls :meth:`Inbox.put`, which
+never blocks: it numbers the item and returns the number, or ``0`` when the
+inbox is full (the recorder then drops the item or waits, depending on its
+mode). ``put`` takes no lock unless the writer is waiting for it: it runs
+twice per exchange on the event loop, and the lock it would take is the one
+the writer holds while it cuts a batch. The writer
 calls :meth:`Inbox.take` for its next batch: it waits for a first item, then
 lingers up to ``linger`` seconds to fill the batch, unless someone asked
 for a flush up to an item already queued (strict ``settle`` and admin events
@@ -44,16 +47,25 @@ class Inbox(Generic[T]):
         return self._closed
 
     def put(self, item: T) -> int:
-        """Queue ``item``; its number (from 1 up), or 0 when full or closed."""
-        with self._cond:
-            if self._closed or len(self._items) >= self.maxsize:
-                return 0
-            self._last_number += 1
-            number = self._last_number
-            self._items.append((number, item))
-            if self._wake_at and len(self._items) >= self._wake_at:
+        """Queue ``item``; its number (from 1 up), or 0 when full or closed.
+
+        From one thread only. Lock-free: appending to a deque is atomic, and
+        the writer publishes ``_wake_at`` before it looks at the queue for the
+        last time and sleeps, while this appends before it reads ``_wake_at``,
+        so either the writer sees the item or this sees the writer waiting
+        and wakes it (under the lock, which the writer holds until it sleeps).
+        """
+        items = self._items
+        if self._closed or len(items) >= self.maxsize:
+            return 0
+        number = self._last_number + 1
+        self._last_number = number
+        items.append((number, item))
+        wake_at = self._wake_at
+        if wake_at and len(items) >= wake_at:
+            with self._cond:
                 self._cond.notify()
-            return number
+        return number
 
     def flush(self, upto: int) -> None:
         """Ask the writer to commit everything up to item ``upto`` without lingering."""
@@ -74,7 +86,8 @@ class Inbox(Generic[T]):
         with self._cond:
             if not self._items and not self._closed:
                 self._wake_at = 1
-                self._cond.wait(idle_timeout)
+                if not self._items:  # once more, now that put() can see us waiting
+                    self._cond.wait(idle_timeout)
                 self._wake_at = 0
             if not self._items:
                 return []
@@ -90,7 +103,8 @@ class Inbox(Generic[T]):
                 if remaining <= 0:
                     break
                 self._wake_at = target
-                self._cond.wait(remaining)
+                if len(self._items) < target:
+                    self._cond.wait(remaining)
                 self._wake_at = 0
             count = min(max_items, len(self._items))
             popleft = self._items.popleft

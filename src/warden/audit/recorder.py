@@ -56,6 +56,8 @@ class AuditLog(Protocol):
 
 @dataclass(slots=True)
 class _Pending:
+    session: str
+    """The exchange's session id, cleaned once."""
     last: int = 0
     failed: bool = False
     ended: bool = False
@@ -212,7 +214,10 @@ class Recorder:
         self, exchange: Exchange, kind: RecordKind | str, payload: dict[str, Any]
     ) -> None:
         """Queue one event of ``exchange``. Takes ownership of ``payload``: do not mutate it."""
-        await self._record(exchange, str(kind), payload, raw=False)
+        if self.strict or exchange.state.get("recording") == "strict":
+            await self._record_waiting(exchange, str(kind), payload, raw=False)
+        else:
+            self._record_now(exchange, str(kind), payload, raw=False)
 
     async def record_raw(
         self, exchange: Exchange, kind: RecordKind | str, payload: dict[str, Any]
@@ -226,7 +231,10 @@ class Recorder:
         """
         if self.raw_key is None:
             raise RuntimeError("raw recording is off: the recorder has no raw_key")
-        await self._record(exchange, str(kind), payload, raw=True)
+        if self.strict_for(exchange):
+            await self._record_waiting(exchange, str(kind), payload, raw=True)
+        else:
+            self._record_now(exchange, str(kind), payload, raw=True)
 
     async def settle(self, exchange: Exchange) -> None:
         """Strict mode: wait until the exchange's events are committed."""
@@ -257,7 +265,7 @@ class Recorder:
         document = {"action": kind, "actor": actor, "details": payload}
         canonical_text(document)  # fail here, in the caller, if it is not JSON
         item: Item = (now_us(), models.ADMIN, None, None, document, False)
-        number = await self._put(item, wait=True)
+        number = await self._put(item)
         if not await self._wait_for(number):
             raise RecordingFailed(f"admin event {kind!r} was not stored")
 
@@ -268,50 +276,76 @@ class Recorder:
         policy asking for it (``exchange.state["recording"] == "strict"``)."""
         return self.strict or exchange.state.get("recording") == "strict"
 
-    async def _record(self, exchange: Exchange, kind: str, payload: Any, *, raw: bool) -> None:
+    def _open(
+        self, exchange: Exchange, exchange_id: str, kind: str, payload: Any, raw: bool
+    ) -> tuple[_Pending, dict[str, Any], bool]:
+        """Track a new exchange; its opening ``request`` payload, and whether
+        the event being recorded is merged into it (it is the request)."""
+        state = self._exchanges[exchange_id] = _Pending(_clean_id(exchange.session_id))
+        if len(self._exchanges) > _MAX_OPEN_EXCHANGES:
+            self._exchanges.popitem(last=False)
+        opening = exchange_payload(exchange)
+        # One event, not two, when the first is the request: it carries its caller.
+        merged = kind == models.REQUEST and not raw and isinstance(payload, dict)
+        if merged:
+            opening.update(payload)
+        return state, opening, merged
+
+    def _record_now(self, exchange: Exchange, kind: str, payload: Any, *, raw: bool) -> None:
+        """Best-effort: queue the event, or drop and count it; never waits.
+        Synchronous: it runs for every event of every exchange on the loop."""
         ts = now_us()
-        strict = self.strict_for(exchange)
         exchange_id = _clean_id(exchange.id)
-        session = _clean_id(exchange.session_id)
-        state = self._exchanges.get(exchange_id)
+        exchanges = self._exchanges
+        state = exchanges.get(exchange_id)
         if state is None:
-            state = self._exchanges[exchange_id] = _Pending()
-            if len(self._exchanges) > _MAX_OPEN_EXCHANGES:
-                self._exchanges.popitem(last=False)
-            opening = exchange_payload(exchange)
-            # One event, not two, when the first is the request: it carries its caller.
-            merged = kind == models.REQUEST and not raw and isinstance(payload, dict)
-            if merged:
-                opening.update(payload)
-            number = await self._put(
-                (ts, models.REQUEST, session, exchange_id, opening, False), wait=strict
-            )
+            state, opening, merged = self._open(exchange, exchange_id, kind, payload, raw)
+            number = self._put_now((ts, models.REQUEST, state.session, exchange_id, opening, False))
             if not number:
-                self._exchanges.pop(exchange_id, None)
+                exchanges.pop(exchange_id, None)
                 return
             state.last = number
             if merged:
                 return
-        number = await self._put((ts, kind, session, exchange_id, payload, raw), wait=strict)
+        number = self._put_now((ts, kind, state.session, exchange_id, payload, raw))
         if number:
-            state.last = max(state.last, number)
+            state.last = number
+        if kind == models.END:
+            exchanges.pop(exchange_id, None)
+
+    async def _record_waiting(
+        self, exchange: Exchange, kind: str, payload: Any, *, raw: bool
+    ) -> None:
+        """Strict: wait for room in the inbox rather than drop the event."""
+        ts = now_us()
+        exchange_id = _clean_id(exchange.id)
+        state = self._exchanges.get(exchange_id)
+        if state is None:
+            state, opening, merged = self._open(exchange, exchange_id, kind, payload, raw)
+            number = await self._put(
+                (ts, models.REQUEST, state.session, exchange_id, opening, False)
+            )
+            state.last = number
+            if merged:
+                return
+        number = await self._put((ts, kind, state.session, exchange_id, payload, raw))
+        state.last = max(state.last, number)
         if kind == models.END:
             state.ended = True
-            if not strict:
-                self._exchanges.pop(exchange_id, None)
 
-    async def _put(self, item: Item, *, wait: bool) -> int:
+    def _put_now(self, item: Item) -> int:
+        number = self._inbox.put(item)
+        if not number:
+            self._dropped += 1
+        return number
+
+    async def _put(self, item: Item) -> int:
+        """Queue ``item``, waiting for room; raises when it never can be."""
         number = self._inbox.put(item)
         if number:
             return number
         if self._inbox.closed or (self._started and not self._writer.running):
-            if wait:
-                raise RecordingFailed("the audit recorder is not running")
-            self._dropped += 1
-            return 0
-        if not wait:
-            self._dropped += 1
-            return 0
+            raise RecordingFailed("the audit recorder is not running")
         space = self._space
         if space is None:
             raise RecordingFailed("the audit recorder was not started")
