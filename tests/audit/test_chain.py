@@ -9,7 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from warden.audit.chain import canonical_bytes, canonical_text, event_digest, genesis_hash
+from warden.audit.chain import (
+    ChainHasher,
+    canonical_bytes,
+    canonical_text,
+    event_digest,
+    genesis_hash,
+)
 
 json_values = st.recursive(
     st.none()
@@ -134,6 +140,31 @@ def test_event_digest_is_sha256_of_the_canonical_document(
     assert event_digest(chain, ts, kind, session, exchange, canonical_text(payload), prev) == (
         expected
     )
+
+
+@given(
+    chain=st.text(min_size=1, max_size=20),
+    events=st.lists(
+        st.tuples(
+            st.integers(0, 2**62),
+            st.sampled_from(["request", "end", "admin"]) | st.text(max_size=8),
+            st.none() | st.text(max_size=20),
+            st.none() | st.text(max_size=20),
+            st.dictionaries(st.text(max_size=8), json_values, max_size=3),
+            st.text(max_size=70),
+        ),
+        max_size=6,
+    ),
+)
+def test_a_chain_hasher_gives_the_event_digest(
+    chain: str, events: list[tuple[int, str, str | None, str | None, dict[str, object], str]]
+) -> None:
+    hasher = ChainHasher(chain)
+    for ts, kind, session, exchange, payload, prev in events:
+        text = canonical_text(payload)
+        assert hasher(ts, kind, session, exchange, text, prev) == event_digest(
+            chain, ts, kind, session, exchange, text, prev
+        )
 
 
 def test_every_field_changes_the_digest() -> None:

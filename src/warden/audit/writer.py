@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from warden.audit import crypto, models, schema
-from warden.audit.chain import canonical_bytes, canonical_text, event_digest, genesis_hash
+from warden.audit.chain import ChainHasher, canonical_bytes, canonical_text, genesis_hash
 from warden.audit.checkpoints import Checkpoint, Signer
 from warden.audit.heads import ensure_chain, read_head, register_key
 from warden.audit.inbox import Inbox
@@ -200,6 +200,7 @@ class ChainWriter:
         self.on_take = on_take
         self.retries = retries
         self.head: tuple[int, str] = (0, genesis_hash(chain_id))
+        self._digest = ChainHasher(chain_id)
         self._checkpointed: tuple[int, str] | None = None
         self._next_checkpoint = 0.0
         self._data_keys: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
@@ -314,8 +315,10 @@ class ChainWriter:
     def _build(self, batch: list[tuple[int, Item]]) -> _Batch:
         out = _Batch()
         chain = self.chain_id
+        digest_of = self._digest
         seq, prev = self.head
         events = out.events
+        payloads = out.payloads
         for _, (ts, kind, session, exchange, payload, raw) in batch:
             seq += 1
             if raw:
@@ -323,15 +326,14 @@ class ChainWriter:
                 kind = models.RAW
             try:
                 text = canonical_text(payload)
-                digest = event_digest(chain, ts, kind, session, exchange, text, prev)
             except (TypeError, ValueError) as exc:
                 # Not JSON, NaN, or a lone surrogate: keep the event, say why.
                 self.errors += 1
                 payload = {"unrecordable": _reason(exc)}
                 text = canonical_text(payload)
-                digest = event_digest(chain, ts, kind, session, exchange, text, prev)
+            digest = digest_of(ts, kind, session, exchange, text, prev)
             events.append((chain, seq, ts, kind, session, exchange, text, prev, digest))
-            out.payloads.append(payload)
+            payloads.append(payload)
             prev = digest
             if session is not None and isinstance(payload, dict):
                 if kind == models.REQUEST:
