@@ -102,9 +102,7 @@ def test_a_put_racing_the_writer_going_to_sleep_still_wakes_it() -> None:
 
     inbox._items = Racing()
     taken: list[list[tuple[int, int]]] = []
-    worker = threading.Thread(
-        target=lambda: taken.append(inbox.take(10, 0.0, 3600.0)), daemon=True
-    )
+    worker = threading.Thread(target=lambda: taken.append(inbox.take(10, 0.0, 3600.0)), daemon=True)
     worker.start()
     worker.join(60)
     assert not worker.is_alive(), "the writer slept through a put"
