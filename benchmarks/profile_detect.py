@@ -30,9 +30,10 @@ from detect_inputs import build_text, sse_deltas, stream_text  # noqa: E402
 
 from warden.detect import hold as hold_module  # noqa: E402
 from warden.detect.catalogue import Catalogue  # noqa: E402
-from warden.detect.engine import Engine, encode  # noqa: E402
+from warden.detect.engine import Engine  # noqa: E402
 from warden.detect.mask import Masker  # noqa: E402
 from warden.detect.stream import StreamMasker  # noqa: E402
+from warden.detect.utf8 import encode  # noqa: E402
 from warden.detect.vault import MemoryVault  # noqa: E402
 
 

@@ -9,9 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.detect.engines import corpus_lines, default_engine, mini_catalogue, mini_engine
-from warden.detect import engine as engine_module
 from warden.detect.catalogue import Catalogue, Rule
-from warden.detect.engine import Engine, Finding, char_offsets, encode
+from warden.detect.engine import Engine, Finding
 
 
 def spans(
@@ -234,19 +233,6 @@ def test_a_pattern_hyperscan_refuses_with_its_end_anchor_still_works(backend: st
     assert [f.rule_id for f in engine.scan("kxyz ghp_abcd")] == ["odd", "plain"]
 
 
-@given(
-    st.lists(st.sampled_from(["a", "bc ", "é", "漢字", "🙂", "\n", "xyz" * 20]), max_size=30),
-    st.lists(st.integers(0, 100), max_size=12),
-)
-def test_char_offsets_agree_with_decoding_each_prefix(parts: list[str], picks: list[int]) -> None:
-    """ASCII stretches are counted by length, the rest by decoding: the same offsets."""
-    text = "".join(parts)
-    data = encode(text)
-    boundaries = [len(text[:i].encode()) for i in range(len(text) + 1)]
-    offsets = [boundaries[p * len(text) // 100] for p in picks]
-    assert char_offsets(data, offsets) == {o: len(data[:o].decode()) for o in offsets}
-
-
 ACTIVE = frozenset(
     {"test-aws-key-id", "test-github-pat", "test-generic-secret", "test-private-key"}
 )
@@ -279,18 +265,3 @@ def test_leaving_rules_out_changes_no_finding_of_the_others(parts: list[str]) ->
 @functools.cache
 def _narrow_engine(backend: str) -> Engine:
     return Engine(mini_catalogue(), backend=backend, active=ACTIVE)  # type: ignore[arg-type]
-
-
-@given(
-    st.text(alphabet=st.characters(exclude_categories=()), max_size=40)
-    | st.lists(st.sampled_from(["a", "é", "\ud83d", "\U0001f600", "\udc00"]), max_size=20).map(
-        "".join
-    )
-)
-def test_encoding_in_pieces_gives_the_bytes_of_the_whole(text: str) -> None:
-    whole = engine_module._encode(text)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(engine_module, "_ENCODE_PIECE", 3)
-        assert encode(text) == whole
-    # lone surrogates become U+FFFD, one character for one
-    assert whole.decode() == "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)

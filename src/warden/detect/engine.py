@@ -57,8 +57,9 @@ findings change no text, so they take no part in this: each is reported as
 found (it becomes a decision), overlapping or not.
 
 Offsets inside are UTF-8 byte offsets; :class:`Finding` carries character
-offsets into the ``str`` that was scanned. Lone surrogates (which JSON can
-carry) are scanned as U+FFFD, which has the same length in both units.
+offsets into the ``str`` that was scanned (:mod:`warden.detect.utf8`
+encodes and converts back). Lone surrogates (which JSON can carry) are
+scanned as U+FFFD, which has the same length in both units.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ from warden.detect.catalogue import MASKING_ACTIONS, SEVERITY_RANK, Catalogue, R
 from warden.detect.entropy import below, shannon
 from warden.detect.hold import StreamPass
 from warden.detect.patterns import PatternInfo, candidate_patterns, literal_pattern
+from warden.detect.utf8 import Wide, char_offsets, encode, encode_mapped
 from warden.detect.validators import VALIDATORS, Validator
 
 Backend = Literal["auto", "hyperscan", "python"]
@@ -96,8 +98,6 @@ PLACEHOLDER = Rule(
 _KEEP_LOW = 8
 _KEEP_HIGH = 16
 """Repetition bounds kept in hyperscan candidate patterns (see ``candidate_patterns``)."""
-
-_SURROGATE = re.compile(rb"\xed[\xa0-\xbf][\x80-\xbf]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,32 +137,6 @@ class Span(NamedTuple):
     start: int
     end: int
     rule: int
-
-
-_ENCODE_PIECE = 1 << 16
-"""Characters per piece when a large non-ASCII text is encoded piece by piece."""
-
-
-def encode(text: str) -> bytes:
-    """UTF-8 for scanning; lone surrogates become U+FFFD (same length in chars and bytes).
-
-    A large text that is not ASCII is encoded in pieces and joined: the
-    encoder sizes its buffer for three bytes a character, which for
-    megabytes is fresh memory the kernel faults in page by page; pieces
-    reuse the same small buffers (10 MB: 6.5 ms whole, 3.1 ms in pieces).
-    A ``str`` slice never splits a character, so the bytes are the same.
-    """
-    if text.isascii() or len(text) <= _ENCODE_PIECE:
-        return _encode(text)
-    step = _ENCODE_PIECE
-    return b"".join([_encode(text[i : i + step]) for i in range(0, len(text), step)])
-
-
-def _encode(text: str) -> bytes:
-    try:
-        return text.encode()
-    except UnicodeEncodeError:
-        return _SURROGATE.sub(b"\xef\xbf\xbd", text.encode("utf-8", "surrogatepass"))
 
 
 class _Compiled:
@@ -414,17 +388,17 @@ class Engine:
     def scan(self, text: str, actions: Actions | None = None) -> list[Finding]:
         """Resolved findings over ``text``: what masking the whole text would mask."""
         acts = self.actions(actions)
-        data = encode(text)
+        data, wide = encode_mapped(text)
         spans = self.resolve(self.hits(data, 0, acts), acts)
-        return self.to_findings(text, data, spans, acts)
+        return self.to_findings(text, data, spans, acts, wide=wide)
 
     def scan_all(self, text: str, actions: Actions | None = None) -> list[Finding]:
         """Every accepted finding before overlap resolution (for ``rules test``, tests)."""
         acts = self.actions(actions)
-        data = encode(text)
+        data, wide = encode_mapped(text)
         hits = self.hits(data, 0, acts)
         spans = sorted(Span(h.start, h.end, h.rule) for h in hits if h.start >= 0)
-        return self.to_findings(text, data, spans, acts)
+        return self.to_findings(text, data, spans, acts, wide=wide)
 
     def explain(self, text: str, rule_id: str) -> list[Explained]:
         """Every match of one rule in ``text`` and why it is or is not a finding."""
@@ -566,15 +540,23 @@ class Engine:
         return out
 
     def to_findings(
-        self, text: str, data: bytes, spans: Sequence[Span], actions: Actions, base: int = 0
+        self,
+        text: str,
+        data: bytes,
+        spans: Sequence[Span],
+        actions: Actions,
+        base: int = 0,
+        *,
+        wide: Sequence[Wide] | None = None,
     ) -> list[Finding]:
-        """Byte spans in ``data`` (the encoding of ``text``) -> character findings."""
+        """Byte spans in ``data`` (the encoding of ``text``) -> character findings
+        (``wide``: where ``data`` is not ASCII, from :func:`encode_mapped`)."""
         if not spans:
             return []
         if len(text) == len(data):
             convert = None
         else:
-            convert = char_offsets(data, [o for s in spans for o in (s.start, s.end)])
+            convert = char_offsets(data, [o for s in spans for o in (s.start, s.end)], wide)
         out = []
         for span in spans:
             if span.rule == self._keep:
@@ -612,17 +594,3 @@ def _union(patterns: tuple[str, ...], shared: dict[tuple[str, ...], Searcher]) -
 
 def _overlaps(hit: Hit, spans: list[Span]) -> bool:
     return any(s.start < hit.end and hit.start < s.end for s in spans)
-
-
-def char_offsets(data: bytes, offsets: Sequence[int]) -> dict[int, int]:
-    """Map byte offsets (at character boundaries) of UTF-8 ``data`` to character offsets."""
-    out: dict[int, int] = {}
-    byte = char = 0
-    for offset in sorted(set(offsets)):
-        piece = data[byte:offset]
-        # an ASCII stretch (most of them) has as many characters as bytes;
-        # checking that is far cheaper than decoding it to count
-        char += len(piece) if piece.isascii() else len(piece.decode())
-        byte = offset
-        out[offset] = char
-    return out

@@ -65,7 +65,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from warden.detect.catalogue import MASKING_ACTIONS
-from warden.detect.engine import Actions, Engine, Finding, Hit, Span, char_offsets, encode
+from warden.detect.engine import Actions, Engine, Finding, Hit, Span
+from warden.detect.utf8 import char_offsets, encode
 
 Render = Callable[[Finding, str], str]
 
