@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import anthropic
 import openai
 import pytest
 import yaml
+from aiohttp import web
 
 from tests.fakes.provider import FakeProvider
 from tests.fakes.script import ModelRequest, Reply, ToolCall, call_tool, respond, say
@@ -59,6 +61,14 @@ class Captured:
     def decisions(self) -> list[dict[str, Any]]:
         return [p for _, kind, p in self.events if kind == "decision"]
 
+    def wait_for_end(self, session: str, timeout: float = 10.0) -> None:
+        """The gateway records a stream's last decisions and its end just after
+        the agent has the last bytes: wait for the end before reading them."""
+        deadline = time.monotonic() + timeout
+        while not any(s == session and kind == "end" for s, kind, _ in list(self.events)):
+            assert time.monotonic() < deadline, f"the exchange of {session} never ended"
+            time.sleep(0.01)
+
 
 @pytest.fixture
 def recorder() -> Captured:
@@ -96,6 +106,7 @@ def expect_restored(arguments: dict[str, Any]) -> None:
 
 
 def assert_recording_masked(recorder: Captured, session: str) -> None:
+    recorder.wait_for_end(session)
     recorded = recorder.text(session)
     assert SECRET not in recorded
     assert PLACEHOLDER.search(recorded)  # the tool call was recorded as the provider wrote it
@@ -174,6 +185,44 @@ def test_chat_tool_call_gets_the_value_and_the_recording_keeps_the_placeholder(
     expect_restored(json.loads(arguments))
     assert not provider.recorder.anywhere(SECRET)
     assert_recording_masked(recorder, session)
+
+
+def test_what_was_released_is_recorded_when_the_agent_is_gone(
+    gateway_url: str,
+    provider: FakeProvider,
+    recorder: Captured,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The write to the agent is where an agent that has gone away surfaces
+    (an SDK closes the connection as soon as it has ``[DONE]``). What the
+    gateway released in that write, and the decisions taken on it, must
+    still be in the record."""
+    provider.script.push(respond(edit_with_the_placeholder))
+    session = "gone"
+    write = web.StreamResponse.write
+
+    async def vanishing(self: web.StreamResponse, data: bytes) -> None:
+        if b"old_string" in data:  # the restored tool call: the agent is gone
+            raise ConnectionResetError("the agent went away")
+        await write(self, data)
+
+    monkeypatch.setattr(web.StreamResponse, "write", vanishing)
+    messages: Any = [{"role": "user", "content": PROMPT}]
+    with pytest.raises(openai.APIError):
+        for _ in oai(gateway_url).chat.completions.create(
+            model="gpt-x", messages=messages, stream=True, extra_headers=ask(session)
+        ):
+            pass
+    recorder.wait_for_end(session)
+    restored = [d for d in recorder.decisions() if d["action"] == "detokenize"]
+    assert {d["channel"].split("#")[1] for d in restored} >= {"/old_string", "/new_string"}
+    released = [
+        p
+        for s, kind, p in recorder.events
+        if s == session and kind == "response.event" and "old_string" in json.dumps(p)
+    ]
+    assert released and PLACEHOLDER.search(json.dumps(released))
+    assert SECRET not in recorder.text(session)
 
 
 @pytest.mark.parametrize("streamed", [True, False], ids=["streamed", "whole"])

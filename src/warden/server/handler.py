@@ -33,7 +33,7 @@ from warden.protocols.base import dumps_bytes
 from warden.protocols.registry import Operation, resolve
 from warden.server.keys import RECORDER, RUNTIME, STATE
 from warden.server.logs import log_fields
-from warden.server.relay import StreamRelay, record_end, relay_json, relay_raw
+from warden.server.relay import StreamRelay, record_decisions, record_end, relay_json, relay_raw
 from warden.server.runtime import Connection, Runtime
 from warden.upstream.broker import CredentialUnavailable, response_headers
 
@@ -71,6 +71,8 @@ class Context:
     outcome: str = "ok"
     ended: bool = False
     """The ``end`` event is recorded (a whole response travels in it)."""
+    decisions_recorded: int = 0
+    """How many of ``exchange.decisions`` (the response's) are recorded."""
 
 
 def error_response(error: GatewayError, flavor: Flavor) -> web.Response:
@@ -405,6 +407,7 @@ async def _finish(ctx: Context) -> None:
     state.metrics.observe(ctx.connection.name, ctx.status, ctx.outcome, exchange)
     try:
         if not ctx.ended:
+            await record_decisions(ctx)
             await record_end(ctx)
         await ctx.recorder.settle(exchange)
     except Exception:

@@ -131,7 +131,7 @@ async def relay_json(
     except Exception:
         log.exception("response inspection failed", extra={"fields": {"exchange": ctx.exchange.id}})
         return _error(ctx, _failed(ctx))
-    await _record_new_decisions(ctx, 0)
+    await record_decisions(ctx)
     blocks = [item for item in result if isinstance(item, Block)]
     if blocks:
         ctx.outcome = "blocked"
@@ -171,13 +171,21 @@ def _failed(ctx: Context) -> GatewayError:
     )
 
 
-async def _record_new_decisions(ctx: Context, start: int) -> int:
+async def record_decisions(ctx: Context) -> None:
+    """Record the response decisions not recorded yet.
+
+    Also called when the exchange ends, however it ends: an agent that
+    closes the connection as soon as it has the last bytes (SDKs do, at
+    ``[DONE]``) can cut the relay off between its write and this, and a
+    decision the agent already got the effect of must still be in the record.
+    """
     decisions = ctx.exchange.decisions
-    for decision in decisions[start:]:
+    while ctx.decisions_recorded < len(decisions):
+        decision = decisions[ctx.decisions_recorded]
+        ctx.decisions_recorded += 1
         await ctx.recorder.record(
             ctx.exchange, RecordKind.DECISION, {**decision.as_record(), "direction": "response"}
         )
-    return len(decisions)
 
 
 def _event_fields(raw: bytes) -> dict[str, str]:
@@ -215,7 +223,6 @@ class StreamRelay:
         self.headers = headers
         self.response = web.StreamResponse(status=200, headers=headers)
         self.decoder = SSEDecoder(max_event_bytes=ctx.runtime.config.limits.max_event_bytes)
-        self.recorded = 0
         self.t0 = time.monotonic()
         self.recording = not isinstance(ctx.recorder, NullRecorder)
         """Whether released events are recorded (parsing them back costs per event)."""
@@ -350,18 +357,19 @@ class StreamRelay:
         broker = self.ctx.connection.broker
         sent = [c if isinstance(c, bytes) else c.delivered for c in chunks]
         data = broker.scrub(b"".join(sent))
+        if self.recording:
+            # Recorded before the write, which is where an agent that has
+            # gone away surfaces: what was released is in the record.
+            events = [_event_fields(c if isinstance(c, bytes) else c.recorded) for c in chunks]
+            await self.ctx.recorder.record(
+                self.ctx.exchange,
+                RecordKind.RESPONSE_EVENT,
+                {"t": round(time.monotonic() - self.t0, 4), "events": events},
+            )
         await self.response.write(data)
-        if not self.recording:
-            return
-        events = [_event_fields(c if isinstance(c, bytes) else c.recorded) for c in chunks]
-        await self.ctx.recorder.record(
-            self.ctx.exchange,
-            RecordKind.RESPONSE_EVENT,
-            {"t": round(time.monotonic() - self.t0, 4), "events": events},
-        )
 
     async def _record_decisions(self) -> None:
-        self.recorded = await _record_new_decisions(self.ctx, self.recorded)
+        await record_decisions(self.ctx)
 
     async def _hold(self, hold: Hold) -> tuple[bool, str]:
         ctx = self.ctx
