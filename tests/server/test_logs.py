@@ -5,6 +5,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from warden.server.logs import JsonFormatter, LineWriter, _DeferredHandler
 
@@ -87,3 +91,29 @@ def test_timestamps_follow_each_record_across_seconds() -> None:
         "2023-11-14T22:13:21.004Z",
         "2023-11-14T22:13:19.500Z",
     ]
+
+
+@given(
+    st.dictionaries(
+        st.text(max_size=10),
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False)
+        | st.text(max_size=20)
+        | st.lists(st.integers(-5, 5), max_size=3),
+        max_size=6,
+    )
+)
+def test_a_line_holds_what_the_standard_encoder_would_write(fields: dict[str, Any]) -> None:
+    """orjson writes the common line; the values read back are the standard
+    encoder's, and a line stays ASCII whatever the fields hold."""
+    record = logging.LogRecord("warden.exchange", logging.INFO, "", 0, "exchange", None, None)
+    record.fields = fields
+    line = JsonFormatter().format(record)
+    assert line.isascii()
+    parsed = json.loads(line)
+    for key in ("ts", "level", "logger", "msg"):
+        parsed.pop(key)
+        fields.pop(key, None)
+    assert parsed == json.loads(json.dumps(fields))

@@ -15,10 +15,27 @@ import time
 from collections import deque
 from typing import Any, TextIO
 
+import orjson
+
 _RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message"}
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
+# Dataclasses and datetimes go to ``str``, as with the standard encoder.
+_OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def _line(out: dict[str, Any]) -> str:
+    """One JSON line. orjson writes it at a tenth of the standard encoder's
+    cost (every exchange logs a line, on a thread that shares the
+    interpreter lock with the event loop); a line it would write with
+    characters beyond ASCII, or a value it cannot hold, goes through the
+    standard encoder, so lines stay ASCII (``\\u`` escapes) as before."""
+    try:
+        raw = orjson.dumps(out, default=str, option=_OPTIONS)
+    except TypeError:  # orjson.JSONEncodeError: a big int, a key that is not a str
+        return _ENCODER.encode(out)
+    return raw.decode("ascii") if raw.isascii() else _ENCODER.encode(out)
 
 
 class JsonFormatter(logging.Formatter):
@@ -46,7 +63,7 @@ class JsonFormatter(logging.Formatter):
             exc = record.exc_info[1]
             out["error"] = f"{type(exc).__name__}: {exc}"
             out["where"] = _where(record.exc_info[2])
-        return _ENCODER.encode(out)
+        return _line(out)
 
 
 def _where(tb: Any) -> str:
