@@ -34,7 +34,7 @@ from sqlalchemy import select, union
 from sqlalchemy.engine import Connection
 
 from warden.audit import models, schema
-from warden.audit.chain import event_digest, genesis_hash
+from warden.audit.chain import ChainHasher, genesis_hash
 from warden.audit.checkpoints import Checkpoint, load_public_pem
 from warden.audit.report import ChainReport, Problem, VerifyReport, load_anchors
 from warden.audit.retention import Tombstone
@@ -237,6 +237,7 @@ class Verifier:
         rows = conn.execution_options(stream_results=True, yield_per=5000).execute(query)
         tombs = deque(tomb_list)
         prev = genesis_hash(chain_id)
+        event_digest = ChainHasher(chain_id)
         expected = 1
         lookups = 0
         deferred: set[str] = set()
@@ -331,7 +332,6 @@ class Verifier:
                 )
                 resync = True
             digest = event_digest(
-                chain_id,
                 row.ts,
                 row.kind,
                 row.session_id,
