@@ -524,3 +524,89 @@ def test_a_compressed_request_goes_on_decoded(gateway: str, provider: FakeProvid
     (sent,) = provider.recorder.to("/v1/messages")
     assert sent.header("content-encoding") is None
     assert json.loads(sent.body)["messages"] == MSG
+
+
+_CUT_STREAMS = {
+    "anthropic": [
+        b'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1",'
+        b'"type":"message","role":"assistant","model":"claude-x","content":[],'
+        b'"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":1}}}\n\n',
+        b'event: content_block_start\ndata: {"type":"content_block_start","index":0,'
+        b'"content_block":{"type":"text","text":""}}\n\n',
+        b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+        b'"delta":{"type":"text_delta","text":"Hello the"}}\n\n',
+    ],
+    "chat": [
+        b'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-x",'
+        b'"choices":[{"index":0,"delta":{"role":"assistant","content":"Hello the"},'
+        b'"finish_reason":null}]}\n\n',
+    ],
+    "responses": [
+        b'event: response.created\ndata: {"type":"response.created","sequence_number":0,'
+        b'"response":{"id":"resp_1","object":"response","status":"in_progress","output":[]}}\n\n',
+        b'event: response.output_item.added\ndata: {"type":"response.output_item.added",'
+        b'"sequence_number":1,"output_index":0,"item":{"id":"msg_1","type":"message",'
+        b'"role":"assistant","status":"in_progress","content":[]}}\n\n',
+        b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta",'
+        b'"sequence_number":2,"item_id":"msg_1","output_index":0,"content_index":0,'
+        b'"delta":"Hello the"}\n\n',
+    ],
+}
+
+
+def _read_cut_stream(url: str, api: str) -> list[str]:
+    """Streams one request of ``api`` through the gateway: the text it got,
+    then the error that ended it (the SDK must raise or, for the Responses
+    API, yield it last)."""
+    got: list[str] = []
+    if api == "anthropic":
+        with pytest.raises(anthropic.APIError) as caught:
+            events = claude(url).messages.create(
+                model="claude-x", max_tokens=5, messages=MSG, stream=True
+            )
+            for event in events:
+                if event.type == "content_block_delta" and event.delta.type == "text_delta":
+                    got.append(event.delta.text)
+    elif api == "chat":
+        with pytest.raises(openai.APIError) as caught:
+            chunks = oai(url).chat.completions.create(model="gpt-x", messages=MSG, stream=True)
+            for chunk in chunks:
+                got.extend(c.delta.content or "" for c in chunk.choices)
+    else:
+        # the Responses API's error is an event of its own (the SDK yields it)
+        events = list(oai(url).responses.create(model="gpt-x", input="hi", stream=True))
+        got.extend(e.delta for e in events if e.type == "response.output_text.delta")
+        assert events[-1].type == "error"
+        return [*got, events[-1].message]
+    got.append(str(caught.value))
+    return got
+
+
+@pytest.mark.parametrize("api", sorted(_CUT_STREAMS))
+@pytest.mark.parametrize("cut", ["between events", "inside an event"])
+def test_an_upstream_stream_that_stops_short_ends_in_an_error(
+    env: dict[str, str], api: str, cut: str
+) -> None:
+    """An upstream that closes before its stream's last event (``message_stop``,
+    ``[DONE]``, ``response.completed``) must not look like a finished answer:
+    the agent gets what was said, then an error in its own format, so the
+    SDK raises instead of returning a truncated reply."""
+    body = b"".join(_CUT_STREAMS[api])
+    if cut == "inside an event":
+        body += b'data: {"type":"content_blo'
+
+    class Upstream(QuietHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            self.wfile.write(body)
+
+    with serving(Upstream) as upstream, run_gateway(gateway_config(upstream), env=env) as (url, _):
+        *text, error = _read_cut_stream(url, api)
+    if cut == "between events":
+        assert "".join(text) == "Hello the"
+    assert "upstream" in error

@@ -149,6 +149,10 @@ def _event(name: str, data: dict[str, Any]) -> bytes:
     return encode_event(dumps(data), event=name)
 
 
+_LAST = frozenset({"message_stop", "error"})
+"""Events after which a Messages stream has nothing more to say."""
+
+
 class _Block:
     __slots__ = ("agent_tool", "field", "index", "kind", "start", "start_raw", "trailing")
 
@@ -173,6 +177,7 @@ class AnthropicStream:
         self._tools_emitted = 0
         self._tools_denied = 0
         self.done = False
+        self.saw_end = False
 
     def feed(self, event: SSEEvent) -> list[Item]:
         if self.done:
@@ -189,6 +194,8 @@ class AnthropicStream:
             return self._stop(event, data)
         if kind == "message_delta":
             return [self._message_delta(event, data)]
+        if kind in _LAST:
+            self.saw_end = True
         return [event.raw]
 
     def finish(self) -> list[Item]:

@@ -115,6 +115,7 @@ class ChatStream:
         self._text_hold: tuple[Decision, str, str, dict[str, Any]] | None = None
         self._patches: list[Patch] = []
         self.done = False
+        self.saw_end = False
 
     def feed(self, event: SSEEvent) -> list[Item]:
         if self.done:
@@ -122,9 +123,13 @@ class ChatStream:
         if not event.has_data:
             return [event.raw]
         if event.data.strip() == "[DONE]":
+            self.saw_end = True
             return [*self.finish(), event.raw]
         data = loads_event(event.data)
         if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
+            # an error mid-stream is a chunk with an "error" and no choices
+            if isinstance(data, dict) and "error" in data:
+                self.saw_end = True
             return [event.raw]
         if not self._template:
             self._template = {k: data[k] for k in ("id", "object", "created", "model") if k in data}

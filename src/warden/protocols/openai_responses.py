@@ -158,6 +158,7 @@ class ResponsesStream:
         self._changed = False
         self._patches: list[Patch] = []
         self.done = False
+        self.saw_end = False
 
     # -- plumbing ---------------------------------------------------------
     def _emit(self, data: dict[str, Any], raw: bytes | None = None) -> bytes:
@@ -213,7 +214,10 @@ class ResponsesStream:
         if kind == "response.output_item.done":
             return [self._item_done(data, event.raw)]
         if kind in _FINAL:
+            self.saw_end = True
             return [self._final(data, event.raw)]
+        if kind == "error":
+            self.saw_end = True
         return [self._emit(data, event.raw)]
 
     def finish(self) -> list[Item]:

@@ -22,6 +22,10 @@ from warden.protocols.sse import SSEEvent
 
 class StreamAdapter(Protocol):
     done: bool
+    """The adapter ended the stream itself (a block or a denial): stop feeding."""
+    saw_end: bool
+    """The upstream sent its stream's last event (or an error event): an end
+    of the upstream's body before this is a truncated answer."""
 
     def feed(self, event: SSEEvent) -> list[Item]: ...
 

@@ -249,9 +249,22 @@ class StreamRelay:
                     ended = True
                     break
             if not ended:
+                cut = self.decoder.buffered
                 self.decoder.receive_data(b"")
-                if not await self._pump():
-                    await self._write(self.adapter.finish())
+                if (
+                    not await self._pump()
+                    and not await self._write(self.adapter.finish())
+                    and not self.adapter.saw_end
+                ):
+                    # What was said is released (masked as a whole text);
+                    # the agent must not take it for a finished answer.
+                    where = "inside an event" if cut else "between events"
+                    await self._end_with(
+                        GatewayError(
+                            ErrorKind.UPSTREAM,
+                            f"the upstream closed the stream {where}, before its last event",
+                        )
+                    )
         except RemoteProtocolError as exc:
             await self._end_with(
                 GatewayError(ErrorKind.UPSTREAM, f"the upstream broke the stream: {exc}")
