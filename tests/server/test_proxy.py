@@ -610,3 +610,33 @@ def test_an_upstream_stream_that_stops_short_ends_in_an_error(
     if cut == "between events":
         assert "".join(text) == "Hello the"
     assert "upstream" in error
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/octet-stream", None])
+def test_model_output_the_gateway_cannot_read_is_refused(
+    env: dict[str, str], content_type: str | None
+) -> None:
+    """A 200 to a Messages or Chat request is inspected as JSON or SSE; an
+    answer in any other form would pass every response inspector by, so it
+    is refused (fail closed) rather than relayed unread."""
+    secret = b"here is the key: AKIAIOSFODNN7EXAMPLE"
+
+    class Upstream(QuietHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            if content_type is not None:
+                self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(secret)))
+            self.end_headers()
+            self.wfile.write(secret)
+
+    with serving(Upstream) as upstream, run_gateway(gateway_config(upstream), env=env) as (url, _):
+        with pytest.raises(anthropic.APIStatusError) as refused:
+            claude(url).messages.create(model="claude-x", max_tokens=5, messages=MSG)
+        with pytest.raises(openai.APIStatusError) as refused_too:
+            oai(url).chat.completions.create(model="gpt-x", messages=MSG)
+    for caught in (refused.value, refused_too.value):
+        assert caught.status_code == 502
+        assert "cannot inspect" in str(caught)
+        assert "AKIA" not in caught.response.text

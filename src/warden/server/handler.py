@@ -301,6 +301,19 @@ async def _forward(
                 return await relay.run(upstream)
             if operation.body is not None and upstream.content_type.endswith("json"):
                 return await relay_json(ctx, operation, pipeline, upstream, out_headers)
+            if (operation.body is not None or operation.stream is not None) and (
+                upstream.content_length != 0
+            ):
+                # Model output in a form no adapter reads would pass every
+                # response inspector by: refuse it rather than relay it unread.
+                return _fail(
+                    ctx,
+                    GatewayError(
+                        ErrorKind.UPSTREAM,
+                        f"the upstream answered {operation.name} with content type "
+                        f"{upstream.content_type!r}, which Warden cannot inspect",
+                    ),
+                )
             return await relay_raw(ctx, upstream, out_headers)
     except TimeoutError:
         return _fail(
