@@ -14,6 +14,7 @@ import pytest
 from tests.fakes.provider import FakeProvider
 from tests.fakes.script import say, think
 from tests.helpers.gateway import GATEWAY_TOKEN, gateway_config, run_gateway
+from tests.helpers.upstream import QuietHandler, serving
 from warden.config.loader import parse_config
 from warden.config.model import MaskingConfig
 from warden.server import inspectors
@@ -152,3 +153,164 @@ def test_no_event_of_a_responses_stream_repeats_a_secret_in_reasoning(
     assert b"reasoning_summary_part.done" in wire
     assert GITHUB_PAT.encode() not in wire
     assert wire.count(b"[REDACTED:github-pat-classic]") >= 4
+
+
+def _logprobs(text: str) -> list[dict[str, object]]:
+    """Chat-style log probabilities of ``text`` in three tokens."""
+    third = len(text) // 3
+    tokens = [text[:third], text[third : 2 * third], text[2 * third :]]
+    return [
+        {
+            "token": t,
+            "logprob": -0.1,
+            "bytes": list(t.encode()),
+            "top_logprobs": [{"token": t, "logprob": -0.1, "bytes": list(t.encode())}],
+        }
+        for t in tokens
+    ]
+
+
+def _sse(*events: tuple[str | None, dict[str, object] | str]) -> bytes:
+    out = b""
+    for name, data in events:
+        if name:
+            out += f"event: {name}\n".encode()
+        payload = data if isinstance(data, str) else json.dumps(data)
+        out += f"data: {payload}\n\n".encode()
+    return out
+
+
+_TEXT = f"push with {GITHUB_PAT} now"
+_CHUNK = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-x"}
+_PART = {"type": "output_text", "text": _TEXT, "annotations": [], "logprobs": _logprobs(_TEXT)}
+_RESPONSE = {
+    "id": "resp_1",
+    "object": "response",
+    "status": "completed",
+    "model": "gpt-x",
+    "output": [
+        {
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "status": "completed",
+            "content": [_PART],
+        }
+    ],
+}
+_WHERE = {"item_id": "msg_1", "output_index": 0, "content_index": 0}
+_LOGPROB_ANSWERS: dict[str, tuple[str, str, bytes]] = {
+    "chat": (
+        "/openai/v1/chat/completions",
+        "application/json",
+        json.dumps(
+            {
+                **_CHUNK,
+                "object": "chat.completion",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": _TEXT},
+                        "logprobs": {"content": _logprobs(_TEXT), "refusal": None},
+                        "finish_reason": "stop",
+                    }
+                ],
+            }
+        ).encode(),
+    ),
+    "chat, streamed": (
+        "/openai/v1/chat/completions",
+        "text/event-stream",
+        _sse(
+            *(
+                (
+                    None,
+                    {
+                        **_CHUNK,
+                        "choices": [
+                            {
+                                "index": 0,
+                                "delta": {"content": piece},
+                                "logprobs": {"content": _logprobs(piece), "refusal": None},
+                                "finish_reason": None,
+                            }
+                        ],
+                    },
+                )
+                for piece in (_TEXT[:20], _TEXT[20:])
+            ),
+            (None, {**_CHUNK, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
+            (None, "[DONE]"),
+        ),
+    ),
+    "responses": ("/openai/v1/responses", "application/json", json.dumps(_RESPONSE).encode()),
+    "responses, streamed": (
+        "/openai/v1/responses",
+        "text/event-stream",
+        _sse(
+            *(
+                (
+                    "response.output_text.delta",
+                    {
+                        "type": "response.output_text.delta",
+                        **_WHERE,
+                        "delta": piece,
+                        "logprobs": _logprobs(piece),
+                    },
+                )
+                for piece in (_TEXT[:20], _TEXT[20:])
+            ),
+            (
+                "response.output_text.done",
+                {
+                    "type": "response.output_text.done",
+                    **_WHERE,
+                    "text": _TEXT,
+                    "logprobs": _logprobs(_TEXT),
+                },
+            ),
+            (
+                "response.content_part.done",
+                {"type": "response.content_part.done", **_WHERE, "part": _PART},
+            ),
+            ("response.completed", {"type": "response.completed", "response": _RESPONSE}),
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("answer", sorted(_LOGPROB_ANSWERS))
+def test_log_probabilities_cannot_carry_what_was_masked(env: dict[str, str], answer: str) -> None:
+    """``logprobs`` repeat the output token by token, beside the text the
+    inspectors see: they are emptied, or a secret masked in the text would
+    still reach the agent in pieces."""
+    path, content_type, body = _LOGPROB_ANSWERS[answer]
+
+    class Upstream(QuietHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    with serving(Upstream) as upstream:
+        config = parse_config(gateway_config(upstream), env=env)
+        factories = [inspectors.guardrails, inspectors.masking]
+        with run_gateway(config, factories=factories) as (url, _):
+            request = urllib.request.Request(
+                url + path,
+                data=json.dumps({"model": "gpt-x", "messages": [], "input": "hi"}).encode(),
+                headers={
+                    "Authorization": f"Bearer {GATEWAY_TOKEN}",
+                    "Content-Type": "application/json",
+                },
+            )
+            with urllib.request.urlopen(request, timeout=30) as response:
+                got = response.read()
+    assert b"[REDACTED:github-pat-classic]" in got
+    assert GITHUB_PAT[4:].encode() not in got
+    # not one token of the output is left, as text or as bytes
+    assert b'"token"' not in got
+    assert b'"bytes"' not in got

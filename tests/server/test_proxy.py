@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import gzip
-import http.server
 import json
 import socket
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 import anthropic
@@ -23,6 +21,7 @@ from tests.fakes.provider import Credentials, FakeProvider
 from tests.fakes.script import call_tool, fail, say, think
 from tests.helpers.gateway import GATEWAY_TOKEN, gateway_config, run_gateway
 from tests.helpers.inspectors import TestInspector
+from tests.helpers.upstream import QuietHandler, serving
 from warden.config.loader import parse_config
 
 MSG = [{"role": "user", "content": "hi"}]
@@ -336,28 +335,6 @@ def test_denied_tool_call_in_every_dialect(
             response = rstream.get_final_response()
         assert "test-tool" in response.output_text
         assert all(item.type != "function_call" for item in response.output)
-
-
-class QuietHandler(http.server.BaseHTTPRequestHandler):
-    """An upstream written for one test: HTTP/1.1, no access log."""
-
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@contextmanager
-def serving(handler: type[QuietHandler], host: str = "127.0.0.1") -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://{host}:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 def get(gateway: str, path: str) -> Any:

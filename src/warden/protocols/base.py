@@ -213,6 +213,29 @@ class ChannelBook:
         state["held_max"] = max(int(state.get("held_max", 0)), chain.max_held)
 
 
+def strip_logprobs(value: Any) -> bool:
+    """Empty every ``logprobs`` in ``value`` (in place); True if one held anything.
+
+    Log probabilities repeat the output token by token, as text and as UTF-8
+    bytes, beside the text channels the inspectors see: relayed, they would
+    carry a masked secret (or a denied tool call) to the agent in pieces. A
+    list becomes ``[]``, anything else ``null``, so the shape stays valid."""
+    found = False
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "logprobs":
+                if item:
+                    value[key] = [] if isinstance(item, list) else None
+                    found = True
+            elif isinstance(item, dict | list):
+                found |= strip_logprobs(item)
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict | list):
+                found |= strip_logprobs(item)
+    return found
+
+
 def check_flow(decision: Decision | None) -> Block | None:
     if decision is not None and decision.flow is Flow.BLOCK:
         return Block(decision)

@@ -30,6 +30,7 @@ from warden.protocols.base import (
     dumps,
     loads_event,
     split,
+    strip_logprobs,
 )
 from warden.protocols.sse import RemoteProtocolError, SSEEvent, encode_event
 
@@ -201,6 +202,9 @@ class ChatStream:
         i: int = choice["index"]
         delta = choice.get("delta")
         changed = had_text = False
+        if choice.get("logprobs"):  # the output again, token by token
+            choice["logprobs"] = None
+            changed = True
         if isinstance(delta, dict):
             for field in _TEXT_FIELDS:
                 text = delta.get(field)
@@ -393,6 +397,8 @@ def transform_chat_body(
         return None
     book = ChannelBook(exchange, pipeline, complete=True)
     patches: list[Patch] = []
+    if strip_logprobs(body["choices"]):
+        exchange.state["rewritten"] = True
     for choice in body["choices"]:
         if not isinstance(choice, dict):
             continue

@@ -32,6 +32,7 @@ from warden.protocols.base import (
     dumps,
     loads_event,
     split,
+    strip_logprobs,
 )
 from warden.protocols.sse import SSEEvent, encode_event
 
@@ -196,29 +197,31 @@ class ResponsesStream:
         data = loads_event(event.data)
         if not isinstance(data, dict):
             return [event.raw]
+        raw: bytes | None = event.raw
+        if b'"logprobs"' in event.raw and strip_logprobs(data):
+            raw = None  # re-encoded without them
         if isinstance(data.get("sequence_number"), int) and not self._renumber:
             self._seq = data["sequence_number"]
         kind = data.get("type")
         if kind in _TEXT_EVENTS:
-            return self._text_delta(data, event.raw)
+            return self._text_delta(data, raw)
         if kind in _DONE:
-            return self._text_done(data, event.raw)
+            return self._text_done(data, raw)
         if kind == "response.output_item.added":
-            return self._item_added(data, event.raw)
+            return self._item_added(data, raw)
         if kind in _ARGS_DONE.values():
             return self._args_delta(data)
         if kind in _ARGS_DONE:
             return self._args_done(data)
         if kind in _PART_DONE:
-            return [self._part_done(data, event.raw)]
+            return [self._part_done(data, raw)]
         if kind == "response.output_item.done":
-            return [self._item_done(data, event.raw)]
+            return [self._item_done(data, raw)]
         if kind in _FINAL:
             self.saw_end = True
-            return [self._final(data, event.raw)]
-        if kind == "error":
-            self.saw_end = True
-        return [self._emit(data, event.raw)]
+            return [self._final(data, raw)]
+        self.saw_end |= kind == "error"
+        return [self._emit(data, raw)]
 
     def finish(self) -> list[Item]:
         out: list[Item] = []
@@ -233,7 +236,7 @@ class ResponsesStream:
         index = data.get("summary_index", data.get("content_index", 0))
         return f"output/{data.get('output_index', 0)}/{part}/{index}"
 
-    def _text_delta(self, data: dict[str, Any], raw: bytes) -> list[Item]:
+    def _text_delta(self, data: dict[str, Any], raw: bytes | None) -> list[Item]:
         _, _, kind, part = _TEXT_EVENTS[data["type"]]
         key = self._text_key(data, part)
         if self.book.get(key) is None:
@@ -252,7 +255,7 @@ class ResponsesStream:
         data["delta"] = out.text
         return [self._emit(data)]
 
-    def _text_done(self, data: dict[str, Any], raw: bytes) -> list[Item]:
+    def _text_done(self, data: dict[str, Any], raw: bytes | None) -> list[Item]:
         delta_type, field, part = _DONE[data["type"]]
         key = self._text_key(data, part)
         items: list[Item] = []
@@ -296,14 +299,12 @@ class ResponsesStream:
             raise _Stopped(flow)
 
     def _text_flow(self, decision: Decision) -> list[Item]:
+        # Blocked, denied or held text in a Responses stream: the stream ends
+        # with an error event that names the rule (the agent shows it).
         self.done = True
-        if decision.flow is Flow.BLOCK:
-            return [Block(decision)]
-        # Denied or held text in a Responses stream: the stream ends with an
-        # error event that names the rule (the agent shows it).
         return [Block(decision)]
 
-    def _part_done(self, data: dict[str, Any], raw: bytes) -> bytes:
+    def _part_done(self, data: dict[str, Any], raw: bytes | None) -> bytes:
         """A finished part repeats its whole text: the channel's, as released."""
         part = data.get("part")
         if isinstance(part, dict):
@@ -321,7 +322,7 @@ class ResponsesStream:
         return self._emit(data, raw)
 
     # -- function calls -----------------------------------------------------
-    def _item_added(self, data: dict[str, Any], raw: bytes) -> list[Item]:
+    def _item_added(self, data: dict[str, Any], raw: bytes | None) -> list[Item]:
         item = data.get("item")
         index = data.get("output_index")
         if (
@@ -447,36 +448,13 @@ class ResponsesStream:
         }
         part = {"type": "output_text", "text": "", "annotations": []}
         done_part = {**part, "text": note}
+        where = {"item_id": msg_id, "output_index": index, "content_index": 0}
         events: list[dict[str, Any]] = [
             {"type": "response.output_item.added", "output_index": index, "item": message},
-            {
-                "type": "response.content_part.added",
-                "item_id": msg_id,
-                "output_index": index,
-                "content_index": 0,
-                "part": part,
-            },
-            {
-                "type": "response.output_text.delta",
-                "item_id": msg_id,
-                "output_index": index,
-                "content_index": 0,
-                "delta": note,
-            },
-            {
-                "type": "response.output_text.done",
-                "item_id": msg_id,
-                "output_index": index,
-                "content_index": 0,
-                "text": note,
-            },
-            {
-                "type": "response.content_part.done",
-                "item_id": msg_id,
-                "output_index": index,
-                "content_index": 0,
-                "part": done_part,
-            },
+            {"type": "response.content_part.added", **where, "part": part},
+            {"type": "response.output_text.delta", **where, "delta": note},
+            {"type": "response.output_text.done", **where, "text": note},
+            {"type": "response.content_part.done", **where, "part": done_part},
         ]
         self._renumber = True
         return [self._emit({**e, "sequence_number": 0}) for e in events]
@@ -523,7 +501,7 @@ class ResponsesStream:
                     self._set(part, "text", emitted)
         return item
 
-    def _item_done(self, data: dict[str, Any], raw: bytes) -> Wire:
+    def _item_done(self, data: dict[str, Any], raw: bytes | None) -> Wire:
         item = data.get("item")
         index = data.get("output_index")
         self._changed = False
@@ -531,7 +509,7 @@ class ResponsesStream:
             data["item"] = self._fix_item(index, item)
         return self._emit_delivered(data, None if self._changed else raw)
 
-    def _final(self, data: dict[str, Any], raw: bytes) -> Wire:
+    def _final(self, data: dict[str, Any], raw: bytes | None) -> Wire:
         response = data.get("response")
         self._changed = False
         if isinstance(response, dict) and isinstance(response.get("output"), list):
@@ -554,6 +532,8 @@ def transform_responses_body(
     ``[Block]`` to refuse it, or the patches of the agent's copy."""
     if not isinstance(body, dict) or not isinstance(body.get("output"), list):
         return None
+    if strip_logprobs(body["output"]):
+        exchange.state["rewritten"] = True
     stream = ResponsesStream(exchange, pipeline)
     book = stream.book
     book.complete = True  # each item's text arrives whole

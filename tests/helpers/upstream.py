@@ -1,0 +1,32 @@
+"""A one-off upstream for a test: a threaded ``http.server`` whose handler the
+test writes, for answers the fake provider does not give (a cut stream, an
+odd content type, fields it never sends)."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class QuietHandler(http.server.BaseHTTPRequestHandler):
+    """An upstream written for one test: HTTP/1.1, no access log."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def serving(handler: type[QuietHandler], host: str = "127.0.0.1") -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{host}:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
