@@ -13,11 +13,8 @@ from warden.pipeline.chain import Pipeline
 from warden.pipeline.types import Exchange, Flow, Identity
 from warden.protocols.base import Block, Hold
 from warden.protocols.openai_chat import ChatStream, iter_chat_slots, transform_chat_body
-from warden.protocols.openai_responses import (
-    ResponsesStream,
-    iter_responses_slots,
-    transform_responses_body,
-)
+from warden.protocols.openai_responses import ResponsesStream, transform_responses_body
+from warden.protocols.openai_responses_request import iter_responses_slots
 from warden.protocols.sse import encode_event
 
 

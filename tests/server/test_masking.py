@@ -87,6 +87,36 @@ def test_what_agents_send_is_tokenized_before_the_provider(
     assert "[TOKEN:github-pat-classic:" in sent
 
 
+def test_a_local_shell_call_resent_in_the_history_is_tokenized(
+    masked: str, provider: FakeProvider
+) -> None:
+    """The Responses API's local shell calls come back in ``input`` as whole
+    ``action`` objects: every string in them is scanned like any tool input."""
+    provider.script.push(say("done"))
+    client = openai.OpenAI(base_url=masked + "/openai/v1", api_key=GATEWAY_TOKEN, max_retries=0)
+    action = {
+        "type": "exec",
+        "command": ["git", "push", f"https://x:{GITHUB_PAT}@github.com/o/r.git"],
+        "env": {"GH_TOKEN": GITHUB_PAT},
+    }
+    history = [
+        {
+            "type": "local_shell_call",
+            "id": "lsh_1",
+            "call_id": "c1",
+            "status": "completed",
+            "action": action,
+        },
+        {"type": "local_shell_call_output", "call_id": "c1", "output": "pushed"},
+    ]
+    client.responses.create(model="gpt-x", input=history)  # type: ignore[arg-type]
+    (request,) = provider.recorder.to("/v1/responses")
+    assert not request.contains(GITHUB_PAT)
+    sent = request.json["input"][0]["action"]
+    assert "[TOKEN:github-pat-classic:" in sent["command"][2]
+    assert sent["env"]["GH_TOKEN"].startswith("[TOKEN:github-pat-classic:")
+
+
 def test_a_blocking_rule_refuses_the_request(masked: str, provider: FakeProvider) -> None:
     client = openai.OpenAI(base_url=masked + "/openai/v1", api_key=GATEWAY_TOKEN, max_retries=0)
     with pytest.raises(openai.BadRequestError) as caught:

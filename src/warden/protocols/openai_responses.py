@@ -2,7 +2,9 @@
 
 Channels: ``output/<i>/content/<j>`` for output text and refusals,
 ``output/<i>/summary/<j>`` and ``output/<i>/reasoning/<j>`` for reasoning
-text, ``output/<i>`` for a function call's arguments. ``*.done`` events and
+text, ``output/<i>`` for a tool call's input: a function call's arguments, or
+the JSON of a local shell call's ``action``, which arrives whole (its item's
+events are held until ``output_item.done``). ``*.done`` events and
 the final ``response.completed`` carry whole texts again; they are rewritten
 to what the channel actually released, so the agent's accumulated text and
 the final object agree. Once the gateway adds or drops an event, later
@@ -15,11 +17,10 @@ it) in every event that carries them; the recording keeps the placeholders.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from warden.pipeline.chain import Pipeline
-from warden.pipeline.types import Channel, ChannelKind, Decision, Exchange, Flow, SlotKind, TextSlot
+from warden.pipeline.types import Channel, ChannelKind, Decision, Exchange, Flow
 from warden.protocols.base import (
     Block,
     ChannelBook,
@@ -34,6 +35,7 @@ from warden.protocols.base import (
     split,
     strip_logprobs,
 )
+from warden.protocols.openai_responses_request import WHOLE_CALLS
 from warden.protocols.sse import SSEEvent, encode_event
 
 # delta event -> (done event, text field on the done event, channel kind, key part)
@@ -74,68 +76,13 @@ def _part_kind(where: str, part: dict[str, Any]) -> ChannelKind:
 
 
 _FINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
+_CALLS = frozenset({"function_call", "custom_tool_call"})
+"""Tool calls the agent runs whose input streams as argument deltas."""
 # A tool call's input: done event -> delta event (the done event's field: "arguments" / "input")
 _ARGS_DONE = {
     "response.function_call_arguments.done": "response.function_call_arguments.delta",
     "response.custom_tool_call_input.done": "response.custom_tool_call_input.delta",
 }
-
-
-def iter_responses_slots(body: Any) -> Iterator[TextSlot]:
-    if not isinstance(body, dict):
-        return
-    if isinstance(body.get("instructions"), str):
-        yield TextSlot(("instructions",), SlotKind.SYSTEM, body["instructions"], "system")
-    items = body.get("input")
-    if isinstance(items, str):
-        yield TextSlot(("input",), SlotKind.USER, items, "user")
-        return
-    if not isinstance(items, list):
-        return
-    for i, item in enumerate(items):
-        if not isinstance(item, dict):
-            continue
-        itype = item.get("type", "message")
-        role = item.get("role")
-        if itype == "message":
-            kind = {
-                "system": SlotKind.SYSTEM,
-                "developer": SlotKind.SYSTEM,
-                "user": SlotKind.USER,
-                "assistant": SlotKind.ASSISTANT,
-            }.get(str(role), SlotKind.OTHER)
-            content = item.get("content")
-            if isinstance(content, str):
-                yield TextSlot(("input", i, "content"), kind, content, role)
-            elif isinstance(content, list):
-                for j, part in enumerate(content):
-                    if isinstance(part, dict) and isinstance(part.get("text"), str):
-                        yield TextSlot(("input", i, "content", j, "text"), kind, part["text"], role)
-        elif itype in ("function_call", "custom_tool_call") and isinstance(
-            item.get("arguments", item.get("input")), str
-        ):
-            field = "arguments" if "arguments" in item else "input"
-            yield TextSlot(("input", i, field), SlotKind.TOOL_INPUT, item[field], "assistant")
-        elif itype in (
-            "function_call_output",
-            "custom_tool_call_output",
-            "local_shell_call_output",
-        ):
-            output = item.get("output")
-            if isinstance(output, str):
-                yield TextSlot(("input", i, "output"), SlotKind.TOOL_RESULT, output, "tool")
-            elif isinstance(output, list):
-                for j, part in enumerate(output):
-                    if isinstance(part, dict) and isinstance(part.get("text"), str):
-                        yield TextSlot(
-                            ("input", i, "output", j, "text"), SlotKind.TOOL_RESULT, part["text"]
-                        )
-        elif itype == "reasoning":
-            for j, part in enumerate(item.get("summary") or []):
-                if isinstance(part, dict) and isinstance(part.get("text"), str):
-                    yield TextSlot(
-                        ("input", i, "summary", j, "text"), SlotKind.THINKING, part["text"]
-                    )
 
 
 class _Stopped(Exception):
@@ -152,6 +99,8 @@ class ResponsesStream:
     def __init__(self, exchange: Exchange, pipeline: Pipeline) -> None:
         self.book = ChannelBook(exchange, pipeline)
         self._held_added: dict[int, dict[str, Any]] = {}
+        self._whole: dict[int, list[dict[str, Any]]] = {}
+        """Events of a whole-input call (see ``WHOLE_CALLS``), held until it is done."""
         self._denied: dict[int, Decision] = {}
         self._notes: dict[int, str] = {}
         self._seq = 0
@@ -203,6 +152,11 @@ class ResponsesStream:
         if isinstance(data.get("sequence_number"), int) and not self._renumber:
             self._seq = data["sequence_number"]
         kind = data.get("type")
+        held = self._whole.get(data.get("output_index", -1))
+        if held is not None and kind != "response.output_item.done":
+            held.append(data)
+            self._drop()
+            return []
         if kind in _TEXT_EVENTS:
             return self._text_delta(data, raw)
         if kind in _DONE:
@@ -216,6 +170,8 @@ class ResponsesStream:
         if kind in _PART_DONE:
             return [self._part_done(data, raw)]
         if kind == "response.output_item.done":
+            if held is not None:
+                return self._whole_done(data)
             return [self._item_done(data, raw)]
         if kind in _FINAL:
             self.saw_end = True
@@ -323,26 +279,24 @@ class ResponsesStream:
 
     # -- function calls -----------------------------------------------------
     def _item_added(self, data: dict[str, Any], raw: bytes | None) -> list[Item]:
+        """A tool call the agent runs is held from here (a whole-input call
+        with every event of its item) until its input is released."""
         item = data.get("item")
         index = data.get("output_index")
-        if (
-            isinstance(item, dict)
-            and isinstance(index, int)
-            and item.get("type") in ("function_call", "custom_tool_call")
-        ):
-            self.book.start(
-                Channel(
-                    f"output/{index}",
-                    ChannelKind.TOOL_INPUT,
-                    item.get("name"),
-                    item.get("call_id"),
-                    item.get("type"),
-                )
-            )
+        if not isinstance(item, dict) or not isinstance(index, int):
+            return [self._emit(data, raw)]
+        kind = item.get("type")
+        if kind not in _CALLS and kind not in WHOLE_CALLS:
+            return [self._emit(data, raw)]
+        name = item.get("name") if kind in _CALLS else kind
+        key = f"output/{index}"
+        self.book.start(Channel(key, ChannelKind.TOOL_INPUT, name, item.get("call_id"), kind))
+        if kind in WHOLE_CALLS:
+            self._whole[index] = [data]
+        else:
             self._held_added[index] = data
-            self._drop()
-            return []
-        return [self._emit(data, raw)]
+        self._drop()
+        return []
 
     def _args_delta(self, data: dict[str, Any]) -> list[Item]:
         index = data.get("output_index")
@@ -473,12 +427,20 @@ class ResponsesStream:
         if index in self._denied:
             self._changed = True
             return self._message_item(index, item.get("id"))
-        if item.get("type") in ("function_call", "custom_tool_call"):
+        if item.get("type") in _CALLS:
             emitted = self.book.emitted(f"output/{index}")
             field = "arguments" if item.get("type") == "function_call" else "input"
             if emitted is not None:
                 self._set(item, field, emitted)
                 self._deliver(f"output/{index}", item, field)
+        elif item.get("type") in WHOLE_CALLS:
+            emitted = self.book.emitted(f"output/{index}")
+            field = WHOLE_CALLS[item["type"]]
+            if emitted is not None:
+                self._set(item, field, loads_event(emitted))
+                delivered = self.book.deliver(f"output/{index}", emitted)
+                if delivered != emitted:
+                    self._patches.append(Patch(item, field, loads_event(delivered)))
         reasoning = item.get("type") == "reasoning"
         for j, part in enumerate([] if reasoning else item.get("content") or []):
             if isinstance(part, dict):
@@ -500,6 +462,52 @@ class ResponsesStream:
                 if emitted is not None:
                     self._set(part, "text", emitted)
         return item
+
+    def _whole_done(self, data: dict[str, Any]) -> list[Item]:
+        """A whole-input call is done: its input goes through its channel in one piece."""
+        index: int = data["output_index"]
+        events = self._whole.pop(index)
+        item = data.get("item")
+        if not isinstance(item, dict) or item.get("type") not in WHOLE_CALLS:
+            item = events[0]["item"]  # the done event must describe the same call
+            data["item"] = item
+        key = f"output/{index}"
+        first, flow = self.book.feed(key, dumps(item.get(WHOLE_CALLS[item["type"]])))
+        last, ended = self.book.end(key)
+        flow = flow or ended
+        if flow is not None and flow.flow is Flow.BLOCK:
+            self.done = True
+            return [Block(flow)]
+        if flow is not None and flow.flow is Flow.HOLD:
+            decision = flow
+
+            def resume(approved: bool, message: str) -> list[Wire]:
+                if not approved:
+                    self._denied[index] = decision
+                    self._notes[index] = message
+                return self._release_whole(index, item, data, events)
+
+            return [Hold(flow, self.book.closed[key].channel, first.text + last.text, resume)]
+        if flow is not None:
+            self._denied[index] = flow
+        return list(self._release_whole(index, item, data, events))
+
+    def _release_whole(
+        self, index: int, item: dict[str, Any], data: dict[str, Any], events: list[dict[str, Any]]
+    ) -> list[Wire]:
+        if index in self._denied:
+            told = self._replace_with_message(index, item.get("id"), self._denied[index])
+            data["item"] = self._message_item(index, item.get("id"))
+            return [*(w for w in told if isinstance(w, bytes)), self._emit(data)]
+        self._changed = False
+        data["item"] = self._fix_item(index, item)
+        added = events[0]
+        if self._changed and isinstance(added.get("item"), dict):
+            # rewritten: events that carried the input as sent stay here
+            field = WHOLE_CALLS[item["type"]]
+            added["item"] = {**added["item"], field: item[field]}
+            events = [added]
+        return [*(self._emit(e) for e in events), self._emit_delivered(data)]
 
     def _item_done(self, data: dict[str, Any], raw: bytes | None) -> Wire:
         item = data.get("item")
@@ -541,13 +549,15 @@ def transform_responses_body(
         if not isinstance(item, dict):
             continue
         itype = item.get("type")
-        if itype in ("function_call", "custom_tool_call"):
-            field = "arguments" if itype == "function_call" else "input"
+        if itype in _CALLS or itype in WHOLE_CALLS:
             key = f"output/{index}"
-            book.start(
-                Channel(key, ChannelKind.TOOL_INPUT, item.get("name"), item.get("call_id"), itype)
-            )
-            _, flow1 = book.feed(key, str(item.get(field, "")))
+            name = item.get("name") if itype not in WHOLE_CALLS else itype
+            book.start(Channel(key, ChannelKind.TOOL_INPUT, name, item.get("call_id"), itype))
+            if itype in WHOLE_CALLS:
+                text = dumps(item.get(WHOLE_CALLS[itype]))
+            else:
+                text = str(item.get("arguments" if itype == "function_call" else "input", ""))
+            _, flow1 = book.feed(key, text)
             _, flow2 = book.end(key)
             flow = flow1 or flow2
             if flow is not None and flow.flow is Flow.BLOCK:

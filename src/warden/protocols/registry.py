@@ -15,7 +15,7 @@ from warden.errors import Flavor
 from warden.pipeline.chain import Pipeline
 from warden.pipeline.request import SlotWalker
 from warden.pipeline.types import Exchange
-from warden.protocols import anthropic, openai_chat, openai_responses
+from warden.protocols import anthropic, openai_chat, openai_responses, openai_responses_request
 from warden.protocols.base import Block, Item, Patch
 from warden.protocols.sse import SSEEvent
 
@@ -60,7 +60,7 @@ CHAT = Operation(
 )
 RESPONSES = Operation(
     "responses",
-    openai_responses.iter_responses_slots,
+    openai_responses_request.iter_responses_slots,
     openai_responses.ResponsesStream,
     openai_responses.transform_responses_body,
     responses_api=True,
