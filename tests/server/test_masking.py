@@ -344,3 +344,71 @@ def test_log_probabilities_cannot_carry_what_was_masked(env: dict[str, str], ans
     # not one token of the output is left, as text or as bytes
     assert b'"token"' not in got
     assert b'"bytes"' not in got
+
+
+def _completions_upstream(seen: list[dict[str, object]], text: str) -> type[QuietHandler]:
+    """A legacy text Completions upstream: records each request body and
+    answers ``text``, streamed in three chunks or whole, as asked."""
+
+    class Upstream(QuietHandler):
+        def do_POST(self) -> None:
+            request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append(request)
+            base = {"id": "cmpl-1", "object": "text_completion", "created": 1, "model": "gpt-x"}
+            third = len(text) // 3
+            pieces = [text[:third], text[third : 2 * third], text[2 * third :]]
+            if request.get("stream"):
+                chunks = [
+                    {
+                        **base,
+                        "choices": [
+                            {"text": p, "index": 0, "logprobs": None, "finish_reason": None}
+                        ],
+                    }
+                    for p in pieces
+                ]
+                body = b"".join(f"data: {json.dumps(c)}\n\n".encode() for c in chunks)
+                body += b"data: [DONE]\n\n"
+                content_type = "text/event-stream"
+            else:
+                choice = {"text": text, "index": 0, "logprobs": None, "finish_reason": "stop"}
+                body = json.dumps({**base, "choices": [choice]}).encode()
+                content_type = "application/json"
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    return Upstream
+
+
+def test_legacy_text_completions_are_inspected_both_ways(env: dict[str, str]) -> None:
+    """``/completions`` (the text API before chat) is not a pass-through: the
+    prompt and suffix are scanned on the way out, the text on the way back."""
+    seen: list[dict[str, object]] = []
+    answer = f"Use {ANTHROPIC_KEY} to call it."
+    with serving(_completions_upstream(seen, answer)) as upstream:
+        config = parse_config(gateway_config(upstream) + POLICY, env=env)
+        factories = [inspectors.guardrails, inspectors.masking]
+        with run_gateway(config, factories=factories) as (url, _):
+            client = openai.OpenAI(
+                base_url=url + "/openai/v1", api_key=GATEWAY_TOKEN, max_retries=0
+            )
+            whole = client.completions.create(
+                model="gpt-x", prompt=f"push with {GITHUB_PAT}", suffix=GITHUB_PAT
+            )
+            streamed = "".join(
+                c.choices[0].text
+                for c in client.completions.create(
+                    model="gpt-x", prompt=["hi", f"token {GITHUB_PAT}"], stream=True
+                )
+                if c.choices
+            )
+    expected = "Use [REDACTED:anthropic-api-key] to call it."
+    assert whole.choices[0].text == expected
+    assert streamed == expected
+    assert GITHUB_PAT not in json.dumps(seen)
+    assert "[TOKEN:github-pat-classic:" in str(seen[0]["prompt"])
+    assert "[TOKEN:github-pat-classic:" in str(seen[0]["suffix"])
+    assert "[TOKEN:github-pat-classic:" in str(seen[1]["prompt"])

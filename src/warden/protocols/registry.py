@@ -15,7 +15,13 @@ from warden.errors import Flavor
 from warden.pipeline.chain import Pipeline
 from warden.pipeline.request import SlotWalker
 from warden.pipeline.types import Exchange
-from warden.protocols import anthropic, openai_chat, openai_responses, openai_responses_request
+from warden.protocols import (
+    anthropic,
+    openai_chat,
+    openai_completions,
+    openai_responses,
+    openai_responses_request,
+)
 from warden.protocols.base import Block, Item, Patch
 from warden.protocols.sse import SSEEvent
 
@@ -66,6 +72,12 @@ RESPONSES = Operation(
     responses_api=True,
 )
 EMBEDDINGS = Operation("embeddings", openai_chat.iter_embedding_slots)
+COMPLETIONS = Operation(
+    "completions",
+    openai_completions.iter_completion_slots,
+    openai_completions.CompletionStream,
+    openai_completions.transform_completion_body,
+)
 
 
 def flavor(kind: ConnectionType) -> Flavor:
@@ -90,4 +102,6 @@ def resolve(kind: ConnectionType, method: str, tail: str) -> Operation | None:
         return RESPONSES
     if path.endswith("/embeddings"):
         return EMBEDDINGS
+    if path.endswith("/completions"):  # the legacy text API (chat is matched above)
+        return COMPLETIONS
     return None
