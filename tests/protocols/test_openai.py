@@ -167,6 +167,8 @@ def test_chat_slots() -> None:
                 "tool_calls": [{"function": {"name": "f", "arguments": '{"a": 1}'}}],
             },
             {"role": "tool", "tool_call_id": "c", "content": "result"},
+            {"role": "assistant", "function_call": {"name": "g", "arguments": '{"b": 2}'}},
+            {"role": "function", "name": "g", "content": "old result"},
         ]
     }
     assert [(s.kind.value, s.text) for s in iter_chat_slots(body)] == [
@@ -174,6 +176,8 @@ def test_chat_slots() -> None:
         ("user", "u"),
         ("tool_input", '{"a": 1}'),
         ("tool_result", "result"),
+        ("tool_input", '{"b": 2}'),
+        ("tool_result", "old result"),
     ]
 
 

@@ -617,3 +617,20 @@ def test_model_output_the_gateway_cannot_read_is_refused(
         assert caught.status_code == 502
         assert "cannot inspect" in str(caught)
         assert "AKIA" not in caught.response.text
+
+
+def test_the_deprecated_functions_api_is_refused_with_a_hint(
+    gateway: str, provider: FakeProvider
+) -> None:
+    """Calls made through ``functions`` stream as ``function_call``, which is
+    not inspected as a tool call: the request is refused before the provider
+    sees it, with what to send instead."""
+    functions = [{"name": "shell", "parameters": {"type": "object", "properties": {}}}]
+    with pytest.raises(openai.BadRequestError) as refused:
+        oai(gateway).chat.completions.create(
+            model="gpt-x",
+            messages=MSG,
+            functions=functions,  # type: ignore[arg-type]
+        )
+    assert "`tools`" in str(refused.value)
+    assert not provider.recorder.requests

@@ -79,6 +79,23 @@ def iter_chat_slots(body: Any) -> Iterator[TextSlot]:
                         fn["arguments"],
                         role,
                     )
+        legacy = message.get("function_call")  # an old conversation's call
+        if isinstance(legacy, dict) and isinstance(legacy.get("arguments"), str):
+            path = ("messages", i, "function_call", "arguments")
+            yield TextSlot(path, SlotKind.TOOL_INPUT, legacy["arguments"], role)
+
+
+def refuse_chat(body: Any) -> str | None:
+    """The deprecated ``functions`` API's calls stream as ``function_call``,
+    which this adapter does not hold or inspect as tool calls: refused, so no
+    call reaches the agent unchecked."""
+    if isinstance(body, dict) and (body.get("functions") or body.get("function_call")):
+        return (
+            "Warden does not relay the deprecated `functions` / `function_call` parameters "
+            "(their calls would reach the agent without tool-call inspection): "
+            "send the same definitions as `tools`"
+        )
+    return None
 
 
 def iter_embedding_slots(body: Any) -> Iterator[TextSlot]:

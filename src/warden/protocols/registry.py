@@ -51,6 +51,8 @@ class Operation:
     stream: StreamFactory | None = None
     body: BodyTransform | None = None
     responses_api: bool = False
+    refuse: Callable[[Any], str | None] | None = None
+    """Why a request cannot be relayed safely (a form no adapter inspects), if so."""
 
 
 MESSAGES = Operation(
@@ -63,6 +65,7 @@ CHAT = Operation(
     openai_chat.iter_chat_slots,
     openai_chat.ChatStream,
     openai_chat.transform_chat_body,
+    refuse=openai_chat.refuse_chat,
 )
 RESPONSES = Operation(
     "responses",

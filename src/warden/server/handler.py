@@ -213,6 +213,12 @@ async def _exchange(ctx: Context) -> web.StreamResponse:
                 ),
             )
         ctx.exchange.streaming = isinstance(parsed, dict) and parsed.get("stream") is True
+        refused = operation.refuse(parsed) if operation.refuse is not None else None
+        if refused is not None:
+            await ctx.recorder.record(
+                ctx.exchange, RecordKind.REQUEST, {**target, "bytes": len(body)}
+            )
+            return _fail(ctx, GatewayError(ErrorKind.INVALID_REQUEST, refused))
 
     # The request event opens the exchange's record (the recorder adds who
     # sent it); the decisions on it and a sealed raw copy follow.
