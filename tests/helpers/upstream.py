@@ -30,3 +30,18 @@ def serving(handler: type[QuietHandler], host: str = "127.0.0.1") -> Iterator[st
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def answering(content_type: str, body: bytes) -> type[QuietHandler]:
+    """An upstream that answers every POST with ``body`` (status 200)."""
+
+    class Upstream(QuietHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    return Upstream

@@ -14,7 +14,7 @@ import pytest
 from tests.fakes.provider import FakeProvider
 from tests.fakes.script import say, think
 from tests.helpers.gateway import GATEWAY_TOKEN, gateway_config, run_gateway
-from tests.helpers.upstream import QuietHandler, serving
+from tests.helpers.upstream import QuietHandler, answering, serving
 from warden.config.loader import parse_config
 from warden.config.model import MaskingConfig
 from warden.server import inspectors
@@ -315,17 +315,7 @@ def test_log_probabilities_cannot_carry_what_was_masked(env: dict[str, str], ans
     inspectors see: they are emptied, or a secret masked in the text would
     still reach the agent in pieces."""
     path, content_type, body = _LOGPROB_ANSWERS[answer]
-
-    class Upstream(QuietHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers["Content-Length"]))
-            self.send_response(200)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    with serving(Upstream) as upstream:
+    with serving(answering(content_type, body)) as upstream:
         config = parse_config(gateway_config(upstream), env=env)
         factories = [inspectors.guardrails, inspectors.masking]
         with run_gateway(config, factories=factories) as (url, _):
@@ -412,3 +402,90 @@ def test_legacy_text_completions_are_inspected_both_ways(env: dict[str, str]) ->
     assert "[TOKEN:github-pat-classic:" in str(seen[0]["prompt"])
     assert "[TOKEN:github-pat-classic:" in str(seen[0]["suffix"])
     assert "[TOKEN:github-pat-classic:" in str(seen[1]["prompt"])
+
+
+_DB_ANSWER = f"rows: 2; connect with {ANTHROPIC_KEY}"
+_MCP_RESULT = {
+    "type": "mcp_tool_result",
+    "tool_use_id": "mcptoolu_1",
+    "is_error": False,
+    "content": [{"type": "text", "text": _DB_ANSWER}],
+}
+_MCP_CALL = {
+    "type": "mcp_call",
+    "id": "mcp_1",
+    "server_label": "db",
+    "name": "query",
+    "arguments": "{}",
+    "output": _DB_ANSWER,
+}
+_MESSAGE = {
+    "id": "msg_1",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-x",
+    "content": [_MCP_RESULT],
+    "stop_reason": "end_turn",
+    "stop_sequence": None,
+    "usage": {"input_tokens": 1, "output_tokens": 1},
+}
+_MCP_RESPONSE = {**_RESPONSE, "output": [_MCP_CALL]}
+_MCP_ANSWERS: dict[str, tuple[str, str, bytes]] = {
+    "messages": ("/claude/v1/messages", "application/json", json.dumps(_MESSAGE).encode()),
+    "messages, streamed": (
+        "/claude/v1/messages",
+        "text/event-stream",
+        _sse(
+            ("message_start", {"type": "message_start", "message": {**_MESSAGE, "content": []}}),
+            (
+                "content_block_start",
+                {"type": "content_block_start", "index": 0, "content_block": _MCP_RESULT},
+            ),
+            ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            ("message_stop", {"type": "message_stop"}),
+        ),
+    ),
+    "responses": ("/openai/v1/responses", "application/json", json.dumps(_MCP_RESPONSE).encode()),
+    "responses, streamed": (
+        "/openai/v1/responses",
+        "text/event-stream",
+        _sse(
+            (
+                "response.output_item.added",
+                {
+                    "type": "response.output_item.added",
+                    "output_index": 0,
+                    "item": {**_MCP_CALL, "output": None},
+                },
+            ),
+            (
+                "response.output_item.done",
+                {"type": "response.output_item.done", "output_index": 0, "item": _MCP_CALL},
+            ),
+            ("response.completed", {"type": "response.completed", "response": _MCP_RESPONSE}),
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("answer", sorted(_MCP_ANSWERS))
+def test_what_a_providers_mcp_server_answers_is_masked(env: dict[str, str], answer: str) -> None:
+    """An MCP server the provider calls (Anthropic's MCP connector, a
+    Responses ``mcp`` tool) answers inside the response: that text reaches
+    the agent like the model's own, so it is masked like it."""
+    path, content_type, body = _MCP_ANSWERS[answer]
+    with serving(answering(content_type, body)) as upstream:
+        config = parse_config(gateway_config(upstream), env=env)
+        factories = [inspectors.guardrails, inspectors.masking]
+        with run_gateway(config, factories=factories) as (url, _):
+            request = urllib.request.Request(
+                url + path,
+                data=json.dumps(
+                    {"model": "m", "max_tokens": 5, "messages": [], "input": "q"}
+                ).encode(),
+                headers={"x-api-key": GATEWAY_TOKEN, "Content-Type": "application/json"},
+            )
+            with urllib.request.urlopen(request, timeout=30) as response:
+                got = response.read()
+    assert ANTHROPIC_KEY.encode() not in got
+    assert b"rows: 2; connect with [REDACTED:anthropic-api-key]" in got

@@ -43,10 +43,13 @@ from warden.protocols.base import (
     denial_text,
     dumps,
     loads_event,
+    whole_text,
 )
 from warden.protocols.sse import SSEEvent, encode_event
 
 TOOL_BLOCKS = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
+RESULT_BLOCKS = frozenset({"mcp_tool_result"})
+"""Results of tools the provider runs whose texts reach the agent: masked."""
 AGENT_TOOLS = frozenset({"tool_use"})
 """Tool blocks the agent runs (the others run at the provider)."""
 _DELTA_FIELD = {
@@ -149,6 +152,17 @@ def _event(name: str, data: dict[str, Any]) -> bytes:
     return encode_event(dumps(data), event=name)
 
 
+def _result_texts(index: int, block: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], str]]:
+    """The texts of a result block: (channel key, the dict holding it, its field)."""
+    content = block.get("content")
+    if isinstance(content, str):
+        yield f"content/{index}/result", block, "content"
+    elif isinstance(content, list):
+        for j, part in enumerate(content):
+            if isinstance(part, dict) and isinstance(part.get("text"), str):
+                yield f"content/{index}/result/{j}", part, "text"
+
+
 _LAST = frozenset({"message_stop", "error"})
 """Events after which a Messages stream has nothing more to say."""
 
@@ -230,6 +244,8 @@ class AnthropicStream:
                 return self._feed(index, dumps(initial))
             held.start_raw = event.raw
             return []
+        if btype in RESULT_BLOCKS:
+            return self._result(event, index, data, block)
         if btype in ("text", "thinking"):
             kind = ChannelKind.TEXT if btype == "text" else ChannelKind.THINKING
             self.book.start(Channel(self._key(index), kind))
@@ -239,6 +255,23 @@ class AnthropicStream:
                 block[btype] = ""
                 return [_event("content_block_start", data), *self._feed(index, initial)]
         return [event.raw]
+
+    def _result(
+        self, event: SSEEvent, index: int, data: dict[str, Any], block: dict[str, Any]
+    ) -> list[Item]:
+        """A tool the provider ran (an MCP server's) answers whole in the start
+        event: each text in the result goes through a text channel."""
+        changed = False
+        for key, holder, field in _result_texts(index, block):
+            text, flow = whole_text(self.book, key, ChannelKind.TEXT, holder[field])
+            if flow is not None and flow.flow is Flow.BLOCK:
+                self.done = True
+                return [Block(flow)]
+            text = denial_text(flow) if flow is not None else text
+            if text != holder[field]:
+                holder[field] = text
+                changed = True
+        return [_event("content_block_start", data)] if changed else [event.raw]
 
     def _delta(self, event: SSEEvent, data: dict[str, Any]) -> list[Item]:
         index = data.get("index")
@@ -482,6 +515,12 @@ def transform_body(
                 content[index] = {"type": "text", "text": denial_text(flow)}
                 continue
             block[btype] = first.text + last.text
+        elif btype in RESULT_BLOCKS:
+            for key, holder, field in _result_texts(index, block):
+                text, flow = whole_text(book, key, ChannelKind.TEXT, holder[field])
+                if flow is not None and flow.flow is Flow.BLOCK:
+                    return [Block(flow)]
+                holder[field] = denial_text(flow) if flow is not None else text
         elif btype in TOOL_BLOCKS:
             key = f"content/{index}"
             book.start(

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from warden.pipeline.chain import ChannelChain, Pipeline
-from warden.pipeline.types import EMPTY, Channel, ChannelOut, Decision, Exchange, Flow
+from warden.pipeline.types import EMPTY, Channel, ChannelKind, ChannelOut, Decision, Exchange, Flow
 from warden.protocols.sse import RemoteProtocolError
 
 
@@ -211,6 +211,17 @@ class ChannelBook:
     def _note_held(self, chain: ChannelChain) -> None:
         state = self.exchange.state
         state["held_max"] = max(int(state.get("held_max", 0)), chain.max_held)
+
+
+def whole_text(
+    book: ChannelBook, key: str, kind: ChannelKind, text: str
+) -> tuple[str, Decision | None]:
+    """``text`` through a channel of its own, in one piece: what the channel
+    released, and the decision that stopped it (if one did)."""
+    book.start(Channel(key, kind))
+    first, fed = book.feed(key, text)
+    last, ended = book.end(key)
+    return first.text + last.text, fed or ended
 
 
 def strip_logprobs(value: Any) -> bool:

@@ -35,54 +35,17 @@ from warden.protocols.base import (
     split,
     strip_logprobs,
 )
-from warden.protocols.openai_responses_request import WHOLE_CALLS
+from warden.protocols.openai_responses_events import (
+    ARGS_DONE,
+    CALLS,
+    DONE,
+    FINAL,
+    PART_DONE,
+    TEXT_EVENTS,
+    WHOLE_CALLS,
+    part_kind,
+)
 from warden.protocols.sse import SSEEvent, encode_event
-
-# delta event -> (done event, text field on the done event, channel kind, key part)
-_TEXT_EVENTS = {
-    "response.output_text.delta": (
-        "response.output_text.done",
-        "text",
-        ChannelKind.TEXT,
-        "content",
-    ),
-    "response.refusal.delta": ("response.refusal.done", "refusal", ChannelKind.REFUSAL, "content"),
-    "response.reasoning_summary_text.delta": (
-        "response.reasoning_summary_text.done",
-        "text",
-        ChannelKind.THINKING,
-        "summary",
-    ),
-    "response.reasoning_text.delta": (
-        "response.reasoning_text.done",
-        "text",
-        ChannelKind.THINKING,
-        "reasoning",
-    ),
-}
-_DONE = {done: (delta, field, part) for delta, (done, field, _, part) in _TEXT_EVENTS.items()}
-# a finished part, which repeats its whole text -> the key part of its channel
-_PART_DONE = {
-    "response.content_part.done": "content",
-    "response.reasoning_summary_part.done": "summary",
-    "response.reasoning_part.done": "reasoning",  # vLLM's name for a reasoning content part
-}
-
-
-def _part_kind(where: str, part: dict[str, Any]) -> ChannelKind:
-    if where != "content":
-        return ChannelKind.THINKING
-    return ChannelKind.REFUSAL if part.get("type") == "refusal" else ChannelKind.TEXT
-
-
-_FINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
-_CALLS = frozenset({"function_call", "custom_tool_call"})
-"""Tool calls the agent runs whose input streams as argument deltas."""
-# A tool call's input: done event -> delta event (the done event's field: "arguments" / "input")
-_ARGS_DONE = {
-    "response.function_call_arguments.done": "response.function_call_arguments.delta",
-    "response.custom_tool_call_input.done": "response.custom_tool_call_input.delta",
-}
 
 
 class _Stopped(Exception):
@@ -157,23 +120,23 @@ class ResponsesStream:
             held.append(data)
             self._drop()
             return []
-        if kind in _TEXT_EVENTS:
+        if kind in TEXT_EVENTS:
             return self._text_delta(data, raw)
-        if kind in _DONE:
+        if kind in DONE:
             return self._text_done(data, raw)
         if kind == "response.output_item.added":
             return self._item_added(data, raw)
-        if kind in _ARGS_DONE.values():
+        if kind in ARGS_DONE.values():
             return self._args_delta(data)
-        if kind in _ARGS_DONE:
+        if kind in ARGS_DONE:
             return self._args_done(data)
-        if kind in _PART_DONE:
+        if kind in PART_DONE:
             return [self._part_done(data, raw)]
         if kind == "response.output_item.done":
             if held is not None:
                 return self._whole_done(data)
             return [self._item_done(data, raw)]
-        if kind in _FINAL:
+        if kind in FINAL:
             self.saw_end = True
             return [self._final(data, raw)]
         self.saw_end |= kind == "error"
@@ -193,7 +156,7 @@ class ResponsesStream:
         return f"output/{data.get('output_index', 0)}/{part}/{index}"
 
     def _text_delta(self, data: dict[str, Any], raw: bytes | None) -> list[Item]:
-        _, _, kind, part = _TEXT_EVENTS[data["type"]]
+        _, _, kind, part = TEXT_EVENTS[data["type"]]
         key = self._text_key(data, part)
         if self.book.get(key) is None:
             self.book.start(Channel(key, kind))
@@ -212,7 +175,7 @@ class ResponsesStream:
         return [self._emit(data)]
 
     def _text_done(self, data: dict[str, Any], raw: bytes | None) -> list[Item]:
-        delta_type, field, part = _DONE[data["type"]]
+        delta_type, field, part = DONE[data["type"]]
         key = self._text_key(data, part)
         items: list[Item] = []
         if self.book.get(key) is not None:
@@ -231,7 +194,7 @@ class ResponsesStream:
                     )
                 )
                 self._renumber = True
-        self._unstreamed(key, _TEXT_EVENTS[delta_type][2], data.get(field))
+        self._unstreamed(key, TEXT_EVENTS[delta_type][2], data.get(field))
         emitted = self.book.emitted(key)
         if emitted is not None and data.get(field) != emitted:
             data[field] = emitted
@@ -264,13 +227,13 @@ class ResponsesStream:
         """A finished part repeats its whole text: the channel's, as released."""
         part = data.get("part")
         if isinstance(part, dict):
-            where = _PART_DONE[data["type"]]
+            where = PART_DONE[data["type"]]
             if part.get("type") == "reasoning_text":
                 where = "reasoning"  # reasoning content parts stream as reasoning_text
             index = data.get("summary_index", data.get("content_index", 0))
             key = f"output/{data.get('output_index', 0)}/{where}/{index}"
             field = "refusal" if part.get("type") == "refusal" else "text"
-            self._unstreamed(key, _part_kind(where, part), part.get(field))
+            self._unstreamed(key, part_kind(where, part), part.get(field))
             emitted = self.book.emitted(key)
             if emitted is not None and field in part and part[field] != emitted:
                 part[field] = emitted
@@ -286,9 +249,9 @@ class ResponsesStream:
         if not isinstance(item, dict) or not isinstance(index, int):
             return [self._emit(data, raw)]
         kind = item.get("type")
-        if kind not in _CALLS and kind not in WHOLE_CALLS:
+        if kind not in CALLS and kind not in WHOLE_CALLS:
             return [self._emit(data, raw)]
-        name = item.get("name") if kind in _CALLS else kind
+        name = item.get("name") if kind in CALLS else kind
         key = f"output/{index}"
         self.book.start(Channel(key, ChannelKind.TOOL_INPUT, name, item.get("call_id"), kind))
         if kind in WHOLE_CALLS:
@@ -361,7 +324,7 @@ class ResponsesStream:
         items = self._release_added(index)
         if out_text:
             delta: dict[str, Any] = {
-                "type": _ARGS_DONE.get(
+                "type": ARGS_DONE.get(
                     str(data.get("type")), "response.function_call_arguments.delta"
                 ),
                 "item_id": data.get("item_id"),
@@ -427,7 +390,7 @@ class ResponsesStream:
         if index in self._denied:
             self._changed = True
             return self._message_item(index, item.get("id"))
-        if item.get("type") in _CALLS:
+        if item.get("type") in CALLS:
             emitted = self.book.emitted(f"output/{index}")
             field = "arguments" if item.get("type") == "function_call" else "input"
             if emitted is not None:
@@ -441,12 +404,20 @@ class ResponsesStream:
                 delivered = self.book.deliver(f"output/{index}", emitted)
                 if delivered != emitted:
                     self._patches.append(Patch(item, field, loads_event(delivered)))
+        if (
+            item.get("type") == "mcp_call"
+            and isinstance(item.get("output"), str)
+            and item["output"]
+        ):
+            # what an MCP server the provider called answered: response text
+            self._unstreamed(f"output/{index}/output", ChannelKind.TEXT, item["output"])
+            self._set(item, "output", self.book.emitted(f"output/{index}/output"))
         reasoning = item.get("type") == "reasoning"
         for j, part in enumerate([] if reasoning else item.get("content") or []):
             if isinstance(part, dict):
                 key = f"output/{index}/content/{j}"
                 field = "refusal" if part.get("type") == "refusal" else "text"
-                self._unstreamed(key, _part_kind("content", part), part.get(field))
+                self._unstreamed(key, part_kind("content", part), part.get(field))
                 emitted = self.book.emitted(key)
                 if emitted is not None and field in part:
                     self._set(part, field, emitted)
@@ -543,13 +514,31 @@ def transform_responses_body(
     if strip_logprobs(body["output"]):
         exchange.state["rewritten"] = True
     stream = ResponsesStream(exchange, pipeline)
+    stream.book.complete = True  # each item's text arrives whole
+    try:
+        _inspect_items(stream, body["output"])
+    except _Stopped as stopped:
+        return [Block(stopped.decision)]
+    if isinstance(body.get("output_text"), str):
+        body["output_text"] = "".join(
+            part.get("text", "")
+            for item in body["output"]
+            if isinstance(item, dict) and item.get("type") == "message"
+            for part in item.get("content") or []
+            if isinstance(part, dict) and part.get("type") == "output_text"
+        )
+    return stream._patches or None
+
+
+def _inspect_items(stream: ResponsesStream, output: list[Any]) -> None:
+    """Each output item of a whole response through its channels; raises
+    :class:`_Stopped` when one stops it."""
     book = stream.book
-    book.complete = True  # each item's text arrives whole
-    for index, item in enumerate(body["output"]):
+    for index, item in enumerate(output):
         if not isinstance(item, dict):
             continue
         itype = item.get("type")
-        if itype in _CALLS or itype in WHOLE_CALLS:
+        if itype in CALLS or itype in WHOLE_CALLS:
             key = f"output/{index}"
             name = item.get("name") if itype not in WHOLE_CALLS else itype
             book.start(Channel(key, ChannelKind.TOOL_INPUT, name, item.get("call_id"), itype))
@@ -561,7 +550,7 @@ def transform_responses_body(
             _, flow2 = book.end(key)
             flow = flow1 or flow2
             if flow is not None and flow.flow is Flow.BLOCK:
-                return [Block(flow)]
+                raise _Stopped(flow)
             if flow is not None:
                 stream._denied[index] = flow
         parts = [("content", "content", ChannelKind.TEXT)]
@@ -584,14 +573,5 @@ def transform_responses_body(
                 flow = flow1 or flow2
                 if flow is not None:
                     # Held or denied text in a non-streamed body cannot be paused.
-                    return [Block(flow)]
-        body["output"][index] = stream._fix_item(index, item)
-    if isinstance(body.get("output_text"), str):
-        body["output_text"] = "".join(
-            part.get("text", "")
-            for item in body["output"]
-            if isinstance(item, dict) and item.get("type") == "message"
-            for part in item.get("content") or []
-            if isinstance(part, dict) and part.get("type") == "output_text"
-        )
-    return stream._patches or None
+                    raise _Stopped(flow)
+        output[index] = stream._fix_item(index, item)

@@ -13,11 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from warden.pipeline.types import SlotKind, TextSlot
-
-WHOLE_CALLS = {"local_shell_call": "action"}
-"""Tool calls the agent runs whose input arrives as one object (in
-``output_item.added`` / ``.done`` only, no argument deltas): item type ->
-the field that holds it."""
+from warden.protocols.openai_responses_events import WHOLE_CALLS
 
 
 def iter_responses_slots(body: Any) -> Iterator[TextSlot]:
