@@ -634,3 +634,18 @@ def test_the_deprecated_functions_api_is_refused_with_a_hint(
         )
     assert "`tools`" in str(refused.value)
     assert not provider.recorder.requests
+
+
+@pytest.mark.parametrize(
+    "tool", [{"type": "shell"}, {"type": "apply_patch"}, {"type": "computer_use_preview"}]
+)
+def test_responses_tools_whose_calls_are_not_inspected_are_refused(
+    gateway: str, provider: FakeProvider, tool: dict[str, str]
+) -> None:
+    """The hosted ``shell``, ``apply_patch`` and computer-use tools return
+    calls the agent carries out that Warden does not inspect yet:
+    the request is refused with what to use instead, not relayed unchecked."""
+    with pytest.raises(openai.BadRequestError) as refused:
+        oai(gateway).responses.create(model="gpt-x", input="hi", tools=[tool])  # type: ignore[list-item]
+    assert tool["type"] in str(refused.value) and "function" in str(refused.value)
+    assert not provider.recorder.requests

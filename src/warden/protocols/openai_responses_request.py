@@ -15,6 +15,27 @@ from typing import Any
 from warden.pipeline.types import SlotKind, TextSlot
 from warden.protocols.openai_responses_events import WHOLE_CALLS
 
+UNINSPECTED_TOOLS = frozenset({"shell", "apply_patch", "computer_use_preview"})
+"""Hosted tool types whose calls (``shell_call``, ``apply_patch_call``,
+``computer_call``) the agent carries out and no adapter inspects yet."""
+
+
+def refuse_responses(body: Any) -> str | None:
+    """A request offering a tool whose calls would reach the agent unread is
+    refused, naming the tool and what to use instead."""
+    tools = body.get("tools") if isinstance(body, dict) else None
+    if not isinstance(tools, list):
+        return None
+    for tool in tools:
+        kind = tool.get("type") if isinstance(tool, dict) else None
+        if kind in UNINSPECTED_TOOLS:
+            return (
+                f"Warden does not relay the `{kind}` tool yet (its calls would reach the "
+                "agent without tool-call inspection): declare it as a `function` or "
+                "`custom` tool, or use `local_shell`"
+            )
+    return None
+
 
 def iter_responses_slots(body: Any) -> Iterator[TextSlot]:
     if not isinstance(body, dict):

@@ -72,6 +72,7 @@ RESPONSES = Operation(
     openai_responses_request.iter_responses_slots,
     openai_responses.ResponsesStream,
     openai_responses.transform_responses_body,
+    refuse=openai_responses_request.refuse_responses,
     responses_api=True,
 )
 EMBEDDINGS = Operation("embeddings", openai_chat.iter_embedding_slots)
