@@ -15,6 +15,7 @@ from typing import Any
 import anthropic
 import openai
 import pytest
+import aiohttp
 from aiohttp import web
 
 from tests.fakes.provider import Credentials, FakeProvider
@@ -648,4 +649,32 @@ def test_responses_tools_whose_calls_are_not_inspected_are_refused(
     with pytest.raises(openai.BadRequestError) as refused:
         oai(gateway).responses.create(model="gpt-x", input="hi", tools=[tool])  # type: ignore[list-item]
     assert tool["type"] in str(refused.value) and "function" in str(refused.value)
+    assert not provider.recorder.requests
+
+
+async def test_a_websocket_upgrade_is_refused_clearly(
+    gateway: str, provider: FakeProvider
+) -> None:
+    """The Realtime API's WebSocket would carry frames no inspector reads:
+    the handshake is refused with an error that says so, not relayed as a GET."""
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await session.ws_connect(
+                gateway + "/openai/v1/realtime?model=gpt-realtime",
+                headers={"Authorization": f"Bearer {GATEWAY_TOKEN}"},
+            )
+        assert refused.value.status == 400
+        async with session.get(
+            gateway + "/openai/v1/realtime",
+            headers={
+                "Authorization": f"Bearer {GATEWAY_TOKEN}",
+                "Connection": "Upgrade",
+                "Upgrade": "websocket",
+                "Sec-WebSocket-Version": "13",
+                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+            },
+        ) as response:
+            error = (await response.json())["error"]
+    assert response.status == 400 and "WebSocket" in error["message"]
+    assert error["type"] == "invalid_request_error"
     assert not provider.recorder.requests

@@ -194,6 +194,18 @@ async def _exchange(ctx: Context) -> web.StreamResponse:
     }
     if operation is not None:
         target["operation"] = operation.name
+    if "websocket" in request.headers.get("Upgrade", "").lower():
+        # The upgrade header is hop-by-hop and never reaches the upstream;
+        # say why rather than let the upstream answer a plain GET.
+        await ctx.recorder.record(ctx.exchange, RecordKind.REQUEST, target)
+        return _fail(
+            ctx,
+            GatewayError(
+                ErrorKind.INVALID_REQUEST,
+                "Warden does not relay WebSocket connections (such as the Realtime API): "
+                "their frames would pass uninspected; use the HTTP API",
+            ),
+        )
     body = await _read_body(request, limits.max_body_bytes)
     if isinstance(body, GatewayError):
         await ctx.recorder.record(ctx.exchange, RecordKind.REQUEST, target)
