@@ -12,10 +12,10 @@ import urllib.request
 from contextlib import AbstractContextManager
 from typing import Any
 
+import aiohttp
 import anthropic
 import openai
 import pytest
-import aiohttp
 from aiohttp import web
 
 from tests.fakes.provider import Credentials, FakeProvider
@@ -652,9 +652,7 @@ def test_responses_tools_whose_calls_are_not_inspected_are_refused(
     assert not provider.recorder.requests
 
 
-async def test_a_websocket_upgrade_is_refused_clearly(
-    gateway: str, provider: FakeProvider
-) -> None:
+async def test_a_websocket_upgrade_is_refused_clearly(gateway: str, provider: FakeProvider) -> None:
     """The Realtime API's WebSocket would carry frames no inspector reads:
     the handshake is refused with an error that says so, not relayed as a GET."""
     async with aiohttp.ClientSession() as session:
