@@ -18,11 +18,11 @@ import contextlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from warden.pipeline.chain import ChannelChain, Pipeline
 from warden.pipeline.types import EMPTY, Channel, ChannelKind, ChannelOut, Decision, Exchange, Flow
-from warden.protocols.sse import RemoteProtocolError
+from warden.protocols.sse import RemoteProtocolError, SSEEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +129,37 @@ def denial_text(decision: Decision, message: str | None = None) -> str:
     """What the agent reads in place of a denied tool call or held output."""
     reason = message or decision.reason or "blocked by policy"
     return f"[Warden] {reason} (rule: {decision.rule})"
+
+
+class ChunkStream(Protocol):
+    """An OpenAI chunk stream adapter (Chat Completions, text Completions)."""
+
+    done: bool
+    saw_end: bool
+
+    def finish(self) -> list[Item]: ...
+
+
+def openai_chunk(stream: ChunkStream, event: SSEEvent) -> dict[str, Any] | list[Item]:
+    """The chunk of ``event``, or the items to emit instead of reading one.
+
+    What the OpenAI chunk streams share: after the end, nothing; an event
+    without data passes as it is; ``[DONE]`` releases what is held and ends
+    the stream; a chunk without ``choices`` passes as it is, and ends the
+    stream when it is an error (sent mid-stream as ``{"error": ...}``).
+    """
+    if stream.done:
+        return []
+    if not event.has_data:
+        return [event.raw]
+    if event.data.strip() == "[DONE]":
+        stream.saw_end = True
+        return [*stream.finish(), event.raw]
+    data = loads_event(event.data)
+    if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
+        stream.saw_end |= isinstance(data, dict) and "error" in data
+        return [event.raw]
+    return data
 
 
 class ChannelBook:

@@ -28,7 +28,7 @@ from warden.protocols.base import (
     Wire,
     denial_text,
     dumps,
-    loads_event,
+    openai_chunk,
     split,
     strip_logprobs,
 )
@@ -136,19 +136,9 @@ class ChatStream:
         self.saw_end = False
 
     def feed(self, event: SSEEvent) -> list[Item]:
-        if self.done:
-            return []
-        if not event.has_data:
-            return [event.raw]
-        if event.data.strip() == "[DONE]":
-            self.saw_end = True
-            return [*self.finish(), event.raw]
-        data = loads_event(event.data)
-        if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
-            # an error mid-stream is a chunk with an "error" and no choices
-            if isinstance(data, dict) and "error" in data:
-                self.saw_end = True
-            return [event.raw]
+        data = openai_chunk(self, event)
+        if isinstance(data, list):
+            return data
         if not self._template:
             self._template = {k: data[k] for k in ("id", "object", "created", "model") if k in data}
         changed = False
