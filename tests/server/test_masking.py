@@ -309,26 +309,41 @@ _LOGPROB_ANSWERS: dict[str, tuple[str, str, bytes]] = {
 }
 
 
+def _answered(
+    env: dict[str, str],
+    upstream_handler: type[QuietHandler],
+    path: str,
+    payload: dict[str, object],
+    headers: dict[str, str],
+) -> bytes:
+    """POST ``payload`` to ``path`` through a gateway with guardrails and
+    masking, in front of ``upstream_handler``; the body the agent gets."""
+    with serving(upstream_handler) as upstream:
+        config = parse_config(gateway_config(upstream), env=env)
+        factories = [inspectors.guardrails, inspectors.masking]
+        with run_gateway(config, factories=factories) as (url, _):
+            request = urllib.request.Request(
+                url + path,
+                data=json.dumps(payload).encode(),
+                headers={**headers, "Content-Type": "application/json"},
+            )
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return bytes(response.read())
+
+
 @pytest.mark.parametrize("answer", sorted(_LOGPROB_ANSWERS))
 def test_log_probabilities_cannot_carry_what_was_masked(env: dict[str, str], answer: str) -> None:
     """``logprobs`` repeat the output token by token, beside the text the
     inspectors see: they are emptied, or a secret masked in the text would
     still reach the agent in pieces."""
     path, content_type, body = _LOGPROB_ANSWERS[answer]
-    with serving(answering(content_type, body)) as upstream:
-        config = parse_config(gateway_config(upstream), env=env)
-        factories = [inspectors.guardrails, inspectors.masking]
-        with run_gateway(config, factories=factories) as (url, _):
-            request = urllib.request.Request(
-                url + path,
-                data=json.dumps({"model": "gpt-x", "messages": [], "input": "hi"}).encode(),
-                headers={
-                    "Authorization": f"Bearer {GATEWAY_TOKEN}",
-                    "Content-Type": "application/json",
-                },
-            )
-            with urllib.request.urlopen(request, timeout=30) as response:
-                got = response.read()
+    got = _answered(
+        env,
+        answering(content_type, body),
+        path,
+        {"model": "gpt-x", "messages": [], "input": "hi"},
+        {"Authorization": f"Bearer {GATEWAY_TOKEN}"},
+    )
     assert b"[REDACTED:github-pat-classic]" in got
     assert GITHUB_PAT[4:].encode() not in got
     # not one token of the output is left, as text or as bytes
@@ -474,18 +489,12 @@ def test_what_a_providers_mcp_server_answers_is_masked(env: dict[str, str], answ
     Responses ``mcp`` tool) answers inside the response: that text reaches
     the agent like the model's own, so it is masked like it."""
     path, content_type, body = _MCP_ANSWERS[answer]
-    with serving(answering(content_type, body)) as upstream:
-        config = parse_config(gateway_config(upstream), env=env)
-        factories = [inspectors.guardrails, inspectors.masking]
-        with run_gateway(config, factories=factories) as (url, _):
-            request = urllib.request.Request(
-                url + path,
-                data=json.dumps(
-                    {"model": "m", "max_tokens": 5, "messages": [], "input": "q"}
-                ).encode(),
-                headers={"x-api-key": GATEWAY_TOKEN, "Content-Type": "application/json"},
-            )
-            with urllib.request.urlopen(request, timeout=30) as response:
-                got = response.read()
+    got = _answered(
+        env,
+        answering(content_type, body),
+        path,
+        {"model": "m", "max_tokens": 5, "messages": [], "input": "q"},
+        {"x-api-key": GATEWAY_TOKEN},
+    )
     assert ANTHROPIC_KEY.encode() not in got
     assert b"rows: 2; connect with [REDACTED:anthropic-api-key]" in got

@@ -21,7 +21,17 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from warden.pipeline.chain import ChannelChain, Pipeline
-from warden.pipeline.types import EMPTY, Channel, ChannelKind, ChannelOut, Decision, Exchange, Flow
+from warden.pipeline.types import (
+    EMPTY,
+    Channel,
+    ChannelKind,
+    ChannelOut,
+    Decision,
+    Exchange,
+    Flow,
+    SlotKind,
+    TextSlot,
+)
 from warden.protocols.sse import RemoteProtocolError, SSEEvent
 
 
@@ -129,6 +139,18 @@ def denial_text(decision: Decision, message: str | None = None) -> str:
     """What the agent reads in place of a denied tool call or held output."""
     reason = message or decision.reason or "blocked by policy"
     return f"[Warden] {reason} (rule: {decision.rule})"
+
+
+def user_strings(body: Any, key: str) -> Iterator[TextSlot]:
+    """``body[key]`` as user text slots: a string, or each string of a list
+    (an embeddings ``input``, a text Completions ``prompt``)."""
+    value = body.get(key) if isinstance(body, dict) else None
+    if isinstance(value, str):
+        yield TextSlot((key,), SlotKind.USER, value, "user")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            if isinstance(item, str):
+                yield TextSlot((key, i), SlotKind.USER, item, "user")
 
 
 class ChunkStream(Protocol):

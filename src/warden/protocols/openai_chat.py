@@ -31,6 +31,7 @@ from warden.protocols.base import (
     openai_chunk,
     split,
     strip_logprobs,
+    user_strings,
 )
 from warden.protocols.sse import RemoteProtocolError, SSEEvent, encode_event
 
@@ -99,15 +100,7 @@ def refuse_chat(body: Any) -> str | None:
 
 
 def iter_embedding_slots(body: Any) -> Iterator[TextSlot]:
-    if not isinstance(body, dict):
-        return
-    value = body.get("input")
-    if isinstance(value, str):
-        yield TextSlot(("input",), SlotKind.USER, value, "user")
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            if isinstance(item, str):
-                yield TextSlot(("input", i), SlotKind.USER, item, "user")
+    return user_strings(body, "input")
 
 
 class _Tool:

@@ -27,6 +27,7 @@ from warden.protocols.base import (
     denial_text,
     dumps,
     openai_chunk,
+    user_strings,
 )
 from warden.protocols.sse import RemoteProtocolError, SSEEvent, encode_event
 
@@ -36,13 +37,7 @@ _DONE = b"data: [DONE]\n\n"
 def iter_completion_slots(body: Any) -> Iterator[TextSlot]:
     if not isinstance(body, dict):
         return
-    prompt = body.get("prompt")
-    if isinstance(prompt, str):
-        yield TextSlot(("prompt",), SlotKind.USER, prompt, "user")
-    elif isinstance(prompt, list):
-        for i, item in enumerate(prompt):
-            if isinstance(item, str):
-                yield TextSlot(("prompt", i), SlotKind.USER, item, "user")
+    yield from user_strings(body, "prompt")
     if isinstance(body.get("suffix"), str):
         yield TextSlot(("suffix",), SlotKind.USER, body["suffix"], "user")
 
