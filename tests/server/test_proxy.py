@@ -590,6 +590,56 @@ def test_an_upstream_stream_that_stops_short_ends_in_an_error(
     assert "upstream" in error
 
 
+def _raw_get(url: str, path: str) -> bytes:
+    """One GET over a plain socket: the response's bytes exactly as sent."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            f"GET {path} HTTP/1.1\r\nHost: {host}\r\n"
+            f"Authorization: Bearer {GATEWAY_TOKEN}\r\n\r\n".encode()
+        )
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received
+
+
+def test_an_upstream_that_breaks_a_passed_through_body_cuts_the_agents_body(
+    env: dict[str, str],
+) -> None:
+    """A pass-through body (a file download) the upstream stops sending
+    halfway: its status line already went to the agent, so the agent's
+    connection is closed without the body's end and its client raises.
+    Before, a 502 response was written into the body being sent."""
+    sent = b"A" * 300
+
+    class Upstream(QuietHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", "5000")
+            self.end_headers()
+            self.close_connection = True
+            self.wfile.write(sent)
+
+    with serving(Upstream) as upstream, run_gateway(gateway_config(upstream), env=env) as (url, _):
+        raw = _raw_get(url, "/openai/v1/files/file-1/content")
+        with pytest.raises(openai.APIConnectionError):
+            oai(url).files.content("file-1")
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    assert b"transfer-encoding: chunked" in head.lower()
+    assert b"HTTP/1.1" not in body
+    # Whole chunks of the upstream's bytes, and no last chunk ("0\r\n\r\n").
+    data = b""
+    while body:
+        size_line, _, body = body.partition(b"\r\n")
+        size = int(size_line, 16)
+        assert size > 0
+        data, body = data + body[:size], body[size + 2 :]
+    assert sent.startswith(data)
+
+
 @pytest.mark.parametrize("content_type", ["text/plain", "application/octet-stream", None])
 def test_model_output_the_gateway_cannot_read_is_refused(
     env: dict[str, str], content_type: str | None

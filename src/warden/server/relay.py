@@ -97,7 +97,17 @@ async def relay_raw(
     await response.prepare(ctx.request)
     scrubber = broker.scrubber()
     total = 0
-    async for chunk in upstream.content.iter_any():
+    reader = upstream.content
+    while True:
+        try:
+            chunk = await reader.readany()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # Only the upstream's read is guarded: a failed write to the
+            # agent (it went away) is a ConnectionResetError for the caller.
+            await _cut_short(ctx, response, upstream, total, exc)
+            return response
+        if not chunk:
+            break
         total += len(chunk)
         out = scrubber.feed(chunk)
         if out:
@@ -105,6 +115,33 @@ async def relay_raw(
     await response.write_eof(scrubber.finish())
     await record_end(ctx, content_type=upstream.content_type, bytes=total)
     return response
+
+
+async def _cut_short(
+    ctx: Context,
+    response: web.StreamResponse,
+    upstream: aiohttp.ClientResponse,
+    total: int,
+    exc: BaseException,
+) -> None:
+    """The upstream broke a body that is already on its way to the agent.
+
+    The status line went out, so no error response can follow: the agent's
+    connection is closed without the body's end (no last chunk), which is
+    how the agent's HTTP client learns the body is incomplete, exactly as
+    it would from the upstream itself. The bytes the scrubber still holds
+    (at most a possible credential echo's length) are dropped: the body is
+    cut anyway, and they could be the start of a credential."""
+    message = f"the upstream broke the response body after {total} bytes ({type(exc).__name__})"
+    log.warning(message, extra={"fields": {"exchange": ctx.exchange.id}})
+    ctx.outcome = "upstream_error"
+    await record_end(ctx, content_type=upstream.content_type, bytes=total, error=message)
+    transport = ctx.request.transport
+    if transport is not None:
+        transport.close()
+    # What aiohttp does with the returned response (its last chunk) now
+    # meets a closed transport and goes nowhere.
+    response.force_close()
 
 
 async def relay_json(
