@@ -45,3 +45,29 @@ def answering(content_type: str, body: bytes) -> type[QuietHandler]:
             self.wfile.write(body)
 
     return Upstream
+
+
+def closing_after(
+    content_type: str, body: bytes, *, declared: int | None = None
+) -> type[QuietHandler]:
+    """An upstream that answers every GET and POST with ``body``, then closes
+    the connection: a stream that stops short, or, with ``declared`` (a
+    ``Content-Length`` above ``len(body)``), a body cut short."""
+
+    class Upstream(QuietHandler):
+        def _answer(self) -> None:
+            length = self.headers.get("Content-Length")
+            if length:
+                self.rfile.read(int(length))
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            if declared is not None:
+                self.send_header("Content-Length", str(declared))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            self.wfile.write(body)
+
+        do_GET = do_POST = _answer
+
+    return Upstream

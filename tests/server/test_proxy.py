@@ -22,7 +22,7 @@ from tests.fakes.provider import Credentials, FakeProvider
 from tests.fakes.script import call_tool, fail, say, think
 from tests.helpers.gateway import GATEWAY_TOKEN, gateway_config, run_gateway
 from tests.helpers.inspectors import TestInspector
-from tests.helpers.upstream import QuietHandler, serving
+from tests.helpers.upstream import QuietHandler, closing_after, serving
 from warden.config.loader import parse_config
 
 MSG = [{"role": "user", "content": "hi"}]
@@ -572,18 +572,11 @@ def test_an_upstream_stream_that_stops_short_ends_in_an_error(
     body = b"".join(_CUT_STREAMS[api])
     if cut == "inside an event":
         body += b'data: {"type":"content_blo'
-
-    class Upstream(QuietHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers["Content-Length"]))
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.close_connection = True
-            self.wfile.write(body)
-
-    with serving(Upstream) as upstream, run_gateway(gateway_config(upstream), env=env) as (url, _):
+    upstream_handler = closing_after("text/event-stream", body)
+    with (
+        serving(upstream_handler) as upstream,
+        run_gateway(gateway_config(upstream), env=env) as (url, _),
+    ):
         *text, error = _read_cut_stream(url, api)
     if cut == "between events":
         assert "".join(text) == "Hello the"
@@ -612,17 +605,11 @@ def test_an_upstream_that_breaks_a_passed_through_body_cuts_the_agents_body(
     connection is closed without the body's end and its client raises.
     Before, a 502 response was written into the body being sent."""
     sent = b"A" * 300
-
-    class Upstream(QuietHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/octet-stream")
-            self.send_header("Content-Length", "5000")
-            self.end_headers()
-            self.close_connection = True
-            self.wfile.write(sent)
-
-    with serving(Upstream) as upstream, run_gateway(gateway_config(upstream), env=env) as (url, _):
+    upstream_handler = closing_after("application/octet-stream", sent, declared=5000)
+    with (
+        serving(upstream_handler) as upstream,
+        run_gateway(gateway_config(upstream), env=env) as (url, _),
+    ):
         raw = _raw_get(url, "/openai/v1/files/file-1/content")
         with pytest.raises(openai.APIConnectionError):
             oai(url).files.content("file-1")
