@@ -141,6 +141,28 @@ def denial_text(decision: Decision, message: str | None = None) -> str:
     return f"[Warden] {reason} (rule: {decision.rule})"
 
 
+ROLE_KINDS: dict[str, SlotKind] = {
+    "system": SlotKind.SYSTEM,
+    "developer": SlotKind.SYSTEM,
+    "user": SlotKind.USER,
+    "assistant": SlotKind.ASSISTANT,
+}
+"""The slot kind of an OpenAI message's text, by the message's role."""
+
+
+def content_slots(
+    path: tuple[str | int, ...], kind: SlotKind, content: Any, role: str | None
+) -> Iterator[TextSlot]:
+    """An OpenAI message's ``content`` as slots: a string, or the ``text``
+    of each part of a list (Chat ``messages``, Responses ``input``)."""
+    if isinstance(content, str):
+        yield TextSlot(path, kind, content, role)
+    elif isinstance(content, list):
+        for j, part in enumerate(content):
+            if isinstance(part, dict) and isinstance(part.get("text"), str):
+                yield TextSlot((*path, j, "text"), kind, part["text"], role)
+
+
 def user_strings(body: Any, key: str) -> Iterator[TextSlot]:
     """``body[key]`` as user text slots: a string, or each string of a list
     (an embeddings ``input``, a text Completions ``prompt``)."""
@@ -158,6 +180,9 @@ class ChunkStream(Protocol):
 
     done: bool
     saw_end: bool
+    template: dict[str, Any]
+    """The stream's ``id``, ``object``, ``created`` and ``model``, from its
+    first chunk: the envelope of the chunks an adapter writes itself."""
 
     def finish(self) -> list[Item]: ...
 
@@ -168,7 +193,8 @@ def openai_chunk(stream: ChunkStream, event: SSEEvent) -> dict[str, Any] | list[
     What the OpenAI chunk streams share: after the end, nothing; an event
     without data passes as it is; ``[DONE]`` releases what is held and ends
     the stream; a chunk without ``choices`` passes as it is, and ends the
-    stream when it is an error (sent mid-stream as ``{"error": ...}``).
+    stream when it is an error (sent mid-stream as ``{"error": ...}``); the
+    first chunk read sets the stream's ``template``.
     """
     if stream.done:
         return []
@@ -181,6 +207,8 @@ def openai_chunk(stream: ChunkStream, event: SSEEvent) -> dict[str, Any] | list[
     if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
         stream.saw_end |= isinstance(data, dict) and "error" in data
         return [event.raw]
+    if not stream.template:
+        stream.template = {k: data[k] for k in ("id", "object", "created", "model") if k in data}
     return data
 
 

@@ -20,12 +20,14 @@ from typing import Any
 from warden.pipeline.chain import Pipeline
 from warden.pipeline.types import Channel, ChannelKind, Decision, Exchange, Flow, SlotKind, TextSlot
 from warden.protocols.base import (
+    ROLE_KINDS,
     Block,
     ChannelBook,
     Hold,
     Item,
     Patch,
     Wire,
+    content_slots,
     denial_text,
     dumps,
     openai_chunk,
@@ -35,6 +37,7 @@ from warden.protocols.base import (
 )
 from warden.protocols.sse import RemoteProtocolError, SSEEvent, encode_event
 
+_ROLE_KINDS = {**ROLE_KINDS, "tool": SlotKind.TOOL_RESULT, "function": SlotKind.TOOL_RESULT}
 _TEXT_FIELDS = {
     "content": ChannelKind.TEXT,
     "refusal": ChannelKind.REFUSAL,
@@ -54,21 +57,8 @@ def iter_chat_slots(body: Any) -> Iterator[TextSlot]:
         if not isinstance(message, dict):
             continue
         role = message.get("role")
-        kind = {
-            "system": SlotKind.SYSTEM,
-            "developer": SlotKind.SYSTEM,
-            "user": SlotKind.USER,
-            "assistant": SlotKind.ASSISTANT,
-            "tool": SlotKind.TOOL_RESULT,
-            "function": SlotKind.TOOL_RESULT,
-        }.get(str(role), SlotKind.OTHER)
-        content = message.get("content")
-        if isinstance(content, str):
-            yield TextSlot(("messages", i, "content"), kind, content, role)
-        elif isinstance(content, list):
-            for j, part in enumerate(content):
-                if isinstance(part, dict) and isinstance(part.get("text"), str):
-                    yield TextSlot(("messages", i, "content", j, "text"), kind, part["text"], role)
+        kind = _ROLE_KINDS.get(str(role), SlotKind.OTHER)
+        yield from content_slots(("messages", i, "content"), kind, message.get("content"), role)
         calls = message.get("tool_calls")
         if isinstance(calls, list):
             for j, call in enumerate(calls):
@@ -121,7 +111,7 @@ class ChatStream:
     def __init__(self, exchange: Exchange, pipeline: Pipeline) -> None:
         self.book = ChannelBook(exchange, pipeline)
         self._tools: dict[tuple[int, int], _Tool] = {}
-        self._template: dict[str, Any] = {}
+        self.template: dict[str, Any] = {}
         self._held: list[tuple[int, _Tool, str, Decision, dict[str, Any]]] = []
         self._text_hold: tuple[Decision, str, str, dict[str, Any]] | None = None
         self._patches: list[Patch] = []
@@ -132,8 +122,6 @@ class ChatStream:
         data = openai_chunk(self, event)
         if isinstance(data, list):
             return data
-        if not self._template:
-            self._template = {k: data[k] for k in ("id", "object", "created", "model") if k in data}
         changed = False
         had_text = False
         extra: list[Item] = []
@@ -176,7 +164,7 @@ class ChatStream:
                 del choices[i]
         if not choices:
             return []
-        chunk = {**self._template, "choices": list(choices.values())}
+        chunk = {**self.template, "choices": list(choices.values())}
         return [self._encode(chunk)]
 
     @staticmethod

@@ -47,7 +47,7 @@ class CompletionStream:
 
     def __init__(self, exchange: Exchange, pipeline: Pipeline) -> None:
         self.book = ChannelBook(exchange, pipeline)
-        self._template: dict[str, Any] = {}
+        self.template: dict[str, Any] = {}
         self.done = False
         self.saw_end = False
 
@@ -55,8 +55,6 @@ class CompletionStream:
         data = openai_chunk(self, event)
         if isinstance(data, list):
             return data
-        if not self._template:
-            self._template = {k: data[k] for k in ("id", "object", "created", "model") if k in data}
         changed = False
         for choice in data["choices"]:
             if not isinstance(choice, dict) or not isinstance(choice.get("index"), int):
@@ -101,7 +99,7 @@ class CompletionStream:
                 choices.append(
                     {"index": index, "text": text, "logprobs": None, "finish_reason": None}
                 )
-        return [self._encode({**self._template, "choices": choices})] if choices else []
+        return [self._encode({**self.template, "choices": choices})] if choices else []
 
     def _encode(self, data: dict[str, Any]) -> bytes:
         return encode_event(dumps(data))

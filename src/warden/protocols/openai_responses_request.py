@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from warden.pipeline.types import SlotKind, TextSlot
+from warden.protocols.base import ROLE_KINDS, content_slots
 from warden.protocols.openai_responses_events import WHOLE_CALLS
 
 UNINSPECTED_TOOLS = frozenset({"shell", "apply_patch", "computer_use_preview"})
@@ -54,19 +55,8 @@ def iter_responses_slots(body: Any) -> Iterator[TextSlot]:
         itype = item.get("type", "message")
         role = item.get("role")
         if itype == "message":
-            kind = {
-                "system": SlotKind.SYSTEM,
-                "developer": SlotKind.SYSTEM,
-                "user": SlotKind.USER,
-                "assistant": SlotKind.ASSISTANT,
-            }.get(str(role), SlotKind.OTHER)
-            content = item.get("content")
-            if isinstance(content, str):
-                yield TextSlot(("input", i, "content"), kind, content, role)
-            elif isinstance(content, list):
-                for j, part in enumerate(content):
-                    if isinstance(part, dict) and isinstance(part.get("text"), str):
-                        yield TextSlot(("input", i, "content", j, "text"), kind, part["text"], role)
+            kind = ROLE_KINDS.get(str(role), SlotKind.OTHER)
+            yield from content_slots(("input", i, "content"), kind, item.get("content"), role)
         elif itype in ("function_call", "custom_tool_call") and isinstance(
             item.get("arguments", item.get("input")), str
         ):
