@@ -18,6 +18,19 @@ class QuietHandler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
+    def answer(
+        self, content_type: str | None, body: bytes, headers: dict[str, str] | None = None
+    ) -> None:
+        """A 200 with ``body`` whole (``Content-Length``), plus ``headers``."""
+        self.send_response(200)
+        if content_type is not None:
+            self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
 
 @contextmanager
 def serving(handler: type[QuietHandler], host: str = "127.0.0.1") -> Iterator[str]:
@@ -38,11 +51,7 @@ def answering(content_type: str, body: bytes) -> type[QuietHandler]:
     class Upstream(QuietHandler):
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers["Content-Length"]))
-            self.send_response(200)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.answer(content_type, body)
 
     return Upstream
 

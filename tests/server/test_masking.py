@@ -379,11 +379,7 @@ def _completions_upstream(seen: list[dict[str, object]], text: str) -> type[Quie
                 choice = {"text": text, "index": 0, "logprobs": None, "finish_reason": "stop"}
                 body = json.dumps({**base, "choices": [choice]}).encode()
                 content_type = "application/json"
-            self.send_response(200)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.answer(content_type, body)
 
     return Upstream
 

@@ -352,12 +352,9 @@ def test_upstream_cookies_are_neither_kept_nor_replayed(env: dict[str, str]) -> 
         def do_GET(self) -> None:
             seen.append(self.headers.get("Cookie"))
             body = b'{"data": [], "has_more": false}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Set-Cookie", "__cf_bm=abc123; Path=/; HttpOnly")
-            self.end_headers()
-            self.wfile.write(body)
+            self.answer(
+                "application/json", body, {"Set-Cookie": "__cf_bm=abc123; Path=/; HttpOnly"}
+            )
 
     # "localhost", not an IP: aiohttp's default cookie jar ignores IP hosts
     with serving(Upstream, "localhost") as upstream:
@@ -639,12 +636,7 @@ def test_model_output_the_gateway_cannot_read_is_refused(
     class Upstream(QuietHandler):
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers["Content-Length"]))
-            self.send_response(200)
-            if content_type is not None:
-                self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(secret)))
-            self.end_headers()
-            self.wfile.write(secret)
+            self.answer(content_type, secret)
 
     with serving(Upstream) as upstream, run_gateway(gateway_config(upstream), env=env) as (url, _):
         with pytest.raises(anthropic.APIStatusError) as refused:
