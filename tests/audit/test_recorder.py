@@ -210,6 +210,39 @@ async def test_unrecordable_payloads_are_kept_as_a_note(store: Store) -> None:
     assert verify(store).ok
 
 
+async def test_a_payload_is_recorded_as_it_was_when_recorded(store: Store) -> None:
+    # Encoded at once: a caller that changes its dict afterwards (the writer
+    # commits a batch interval later) does not change the record.
+    async with Recorder(store, instance_id="gw-1") as recorder:
+        ex = exchange()
+        payload: dict[str, Any] = {"body": {"text": "as sent"}}
+        await recorder.record(ex, RecordKind.REQUEST, payload)
+        payload["body"]["text"] = "changed later"
+        await recorder.record(ex, RecordKind.END, {"outcome": "ok"})
+    rows = event_rows(store)
+    assert json.loads(rows[0].payload)["body"] == {"text": "as sent"}
+    assert verify(store).ok
+
+
+async def test_an_unrecordable_raw_payload_is_kept_as_a_note(store: Store) -> None:
+    async with Recorder(store, mode="strict", instance_id="gw-1", raw_key=kek()) as recorder:
+        ex = exchange()
+        await recorder.record(ex, RecordKind.REQUEST, {"body": "ok"})
+        await recorder.record_raw(ex, RecordKind.REQUEST, {"body": object()})
+        await recorder.record(ex, RecordKind.END, {"outcome": "ok"})
+        await recorder.settle(ex)
+        assert recorder.metrics["errors"] == 1
+    rows = event_rows(store)
+    assert [r.kind for r in rows] == ["request", "raw", "end"]
+    assert json.loads(rows[1].payload) == {
+        "of": "request",
+        "unrecordable": "object is not JSON-serialisable",
+    }
+    with store.engine.connect() as conn:
+        assert conn.execute(select(schema.raw_payloads)).all() == []
+    assert verify(store).ok
+
+
 async def test_odd_ids_from_headers_never_break_a_batch(store: Store) -> None:
     async with Recorder(store, mode="strict", instance_id="gw-1") as recorder:
         ex = exchange("x" * 1000, "s\x00\ud800" + "y" * 1000)

@@ -17,6 +17,12 @@ identity to the exchange's first ``request``; when something else comes
 first (an error before the request was read), it opens the exchange with a
 ``request`` event of identity alone. ``admin_event`` always waits for its commit
 and raises :class:`RecordingFailed` if it cannot be stored, in both modes.
+
+``record`` encodes the payload to its canonical JSON at once, on the event
+loop, and queues that text: the payload is the caller's from then on, and
+the writer thread never touches the loop's objects (why, in
+:mod:`warden.audit.writer`). A payload that is not JSON is recorded as a
+note saying why, and counted in ``metrics["errors"]``.
 """
 
 from __future__ import annotations
@@ -31,14 +37,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from warden.audit import models
-from warden.audit.chain import canonical_text
+from warden.audit.chain import canonical_bytes, canonical_text
 from warden.audit.checkpoints import load_or_create_signer
 from warden.audit.crypto import KeyProvider
 from warden.audit.inbox import Inbox
 from warden.audit.models import safe_text
 from warden.audit.sinks import Sink
 from warden.audit.store import Store, now_us
-from warden.audit.writer import ChainWriter, Item
+from warden.audit.writer import ChainWriter, Item, facts_of, unrecordable_reason
 from warden.pipeline.record import Recorder as PipelineRecorder
 from warden.pipeline.record import RecordingFailed, RecordKind
 from warden.pipeline.types import Exchange
@@ -140,6 +146,7 @@ class Recorder:
         self._space: asyncio.Event | None = None
         self._space_wanted = False
         self._dropped = 0
+        self._unrecordable = 0
         self._started = False
         self._stopped = False
 
@@ -203,7 +210,7 @@ class Recorder:
             "failed_batches": writer.failed_batches,
             "failed_events": writer.failed_events,
             "last_commit_ms": round(writer.last_commit_ms, 3),
-            "errors": writer.errors,
+            "errors": writer.errors + self._unrecordable,
             "checkpoints": writer.checkpoints,
             "head_seq": writer.head[0],
         }
@@ -213,7 +220,7 @@ class Recorder:
     async def record(
         self, exchange: Exchange, kind: RecordKind | str, payload: dict[str, Any]
     ) -> None:
-        """Queue one event of ``exchange``. Takes ownership of ``payload``: do not mutate it."""
+        """Queue one event of ``exchange`` (``payload`` is encoded before this returns)."""
         if self.strict or exchange.state.get("recording") == "strict":
             await self._record_waiting(exchange, str(kind), payload, raw=False)
         else:
@@ -263,8 +270,8 @@ class Recorder:
         its commit: config reloads, token issuance, approvals, reveals, policy
         changes. Raises :class:`RecordingFailed` if it cannot be stored."""
         document = {"action": kind, "actor": actor, "details": payload}
-        canonical_text(document)  # fail here, in the caller, if it is not JSON
-        item: Item = (now_us(), models.ADMIN, None, None, document, False)
+        text = canonical_text(document)  # fail here, in the caller, if it is not JSON
+        item: Item = (now_us(), models.ADMIN, None, None, text, None, False)
         number = await self._put(item)
         if not await self._wait_for(number):
             raise RecordingFailed(f"admin event {kind!r} was not stored")
@@ -291,6 +298,34 @@ class Recorder:
             opening.update(payload)
         return state, opening, merged
 
+    def _item(
+        self, ts: int, kind: str, session: str, exchange_id: str, payload: Any, raw: bool
+    ) -> Item:
+        """One event for the writer: the payload's canonical JSON (bytes, to be
+        sealed, when ``raw``) and its :func:`facts_of`; or, when it has none,
+        a note saying why in its place."""
+        try:
+            if raw:
+                return (ts, kind, session, exchange_id, canonical_bytes(payload), None, True)
+            text = canonical_text(payload)
+        except (TypeError, ValueError) as exc:
+            # Not JSON, NaN, or a lone surrogate: keep the event, say why.
+            self._unrecordable += 1
+            note: dict[str, Any] = {"unrecordable": unrecordable_reason(exc)}
+            if raw:
+                note = {"of": kind, **note}
+                kind = models.RAW
+            return (
+                ts,
+                kind,
+                session,
+                exchange_id,
+                canonical_text(note),
+                facts_of(kind, note),
+                False,
+            )
+        return (ts, kind, session, exchange_id, text, facts_of(kind, payload), False)
+
     def _record_now(self, exchange: Exchange, kind: str, payload: Any, *, raw: bool) -> None:
         """Best-effort: queue the event, or drop and count it; never waits.
         Synchronous: it runs for every event of every exchange on the loop."""
@@ -300,14 +335,16 @@ class Recorder:
         state = exchanges.get(exchange_id)
         if state is None:
             state, opening, merged = self._open(exchange, exchange_id, kind, payload, raw)
-            number = self._put_now((ts, models.REQUEST, state.session, exchange_id, opening, False))
+            number = self._put_now(
+                self._item(ts, models.REQUEST, state.session, exchange_id, opening, False)
+            )
             if not number:
                 exchanges.pop(exchange_id, None)
                 return
             state.last = number
             if merged:
                 return
-        number = self._put_now((ts, kind, state.session, exchange_id, payload, raw))
+        number = self._put_now(self._item(ts, kind, state.session, exchange_id, payload, raw))
         if number:
             state.last = number
         if kind == models.END:
@@ -323,12 +360,12 @@ class Recorder:
         if state is None:
             state, opening, merged = self._open(exchange, exchange_id, kind, payload, raw)
             number = await self._put(
-                (ts, models.REQUEST, state.session, exchange_id, opening, False)
+                self._item(ts, models.REQUEST, state.session, exchange_id, opening, False)
             )
             state.last = number
             if merged:
                 return
-        number = await self._put((ts, kind, state.session, exchange_id, payload, raw))
+        number = await self._put(self._item(ts, kind, state.session, exchange_id, payload, raw))
         state.last = max(state.last, number)
         if kind == models.END:
             state.ended = True

@@ -6,6 +6,14 @@ sessions they touch, indexes decisions, stores encrypted raw payloads and
 moves the chain head. Only after the commit does the in-memory head advance,
 so a failed batch leaves no gap. At an interval it signs a checkpoint of the
 head. Nothing here runs on the event loop.
+
+What reaches this thread is already text: the recorder encodes each payload
+to its canonical JSON on the event loop, at ``record`` time, and takes from
+it the few values this thread needs (:func:`facts_of`). Handing the loop's
+own dicts across instead, to be encoded and freed here a batch interval
+later, cost the gateway more than the encoding does: the loop's allocations
+stopped being recycled while still in its core's cache, and every object
+came back through the other core.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ import hashlib
 import itertools
 import json
 import logging
+import operator
 import re
 import sqlite3
 import threading
@@ -23,12 +32,13 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import and_, case, func, or_, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from warden.audit import crypto, models, schema
-from warden.audit.chain import ChainHasher, canonical_bytes, canonical_text, genesis_hash
+from warden.audit.chain import ChainHasher, canonical_text, genesis_hash
 from warden.audit.checkpoints import Checkpoint, Signer
 from warden.audit.heads import ensure_chain, read_head, register_key
 from warden.audit.inbox import Inbox
@@ -37,8 +47,10 @@ from warden.audit.store import Store, now_us
 
 log = logging.getLogger("warden.audit")
 
-Item = tuple[int, str, str | None, str | None, Any, bool]
-"""(ts µs, kind, session id, exchange id, payload, raw)."""
+Item = tuple[int, str, str | None, str | None, str | bytes, Any, bool]
+"""(ts µs, kind, session id, exchange id, data, facts, raw): ``data`` is the
+payload's canonical JSON, as text, or as UTF-8 bytes when ``raw`` (to be
+sealed); ``facts`` is :func:`facts_of` the payload."""
 
 BatchCallback = Callable[[int, int, bool, frozenset[str]], None]
 """(first item number, last item number, committed, exchange ids of a failed batch)."""
@@ -58,6 +70,8 @@ _SESSION_COLUMNS = (
     "outcome",
     "exchanges",
 )
+_session_values = operator.itemgetter(*_SESSION_COLUMNS)
+"""A session row's values, as a tuple in column order."""
 _EVENT_COLUMNS = (
     "chain_id",
     "seq",
@@ -139,12 +153,43 @@ class _RowInserter:
             conn.exec_driver_sql(sql, params)
 
 
-def _reason(exc: Exception) -> str:
+def unrecordable_reason(exc: Exception) -> str:
+    """Why a payload has no canonical JSON, for the note recorded in its place."""
     if isinstance(exc, TypeError):
         return str(exc)
     if isinstance(exc, UnicodeError):
         return "text is not valid Unicode (lone surrogate)"
     return "value is not JSON (NaN, infinity or a circular reference)"
+
+
+def facts_of(kind: str, payload: Any) -> Any:
+    """What the writer needs of a payload besides its text: for a ``request``
+    who sent it (the session's columns), for an ``end`` its outcome, for a
+    ``decision`` its rule, action and flow (the session's decision index);
+    ``None`` for any other kind, or a payload that is not an object."""
+    if not isinstance(payload, dict):
+        return None
+    get = payload.get
+    if kind == models.REQUEST:
+        groups = get("groups")
+        return (
+            get("subject"),
+            tuple(groups) if isinstance(groups, list) else groups,
+            get("auth_method"),
+            get("user_agent"),
+            get("client_address"),
+            get("connection"),
+            get("connection_type"),
+        )
+    if kind == models.END:
+        return (get("outcome"),)
+    if kind == "decision":
+        return (
+            str(get("rule", ""))[:255],
+            str(get("action", ""))[:64],
+            str(get("flow", ""))[:16],
+        )
+    return None
 
 
 def _clip(value: Any, size: int) -> str | None:
@@ -154,12 +199,11 @@ def _clip(value: Any, size: int) -> str | None:
 
 
 class _Batch:
-    __slots__ = ("decisions", "events", "head", "keys", "payloads", "raw", "sessions")
+    __slots__ = ("decisions", "events", "head", "keys", "raw", "sessions")
 
     def __init__(self) -> None:
         self.events: list[tuple[Any, ...]] = []
         """Rows in :data:`_EVENT_COLUMNS` order."""
-        self.payloads: list[Any] = []
         self.sessions: dict[str, dict[str, Any]] = {}
         self.decisions: set[tuple[str, str, str, str]] = set()
         self.raw: list[dict[str, Any]] = []
@@ -318,35 +362,23 @@ class ChainWriter:
         digest_of = self._digest
         seq, prev = self.head
         events = out.events
-        payloads = out.payloads
-        for _, (ts, kind, session, exchange, payload, raw) in batch:
+        for _, (ts, kind, session, exchange, data, facts, raw) in batch:
             seq += 1
             if raw:
-                payload = self._seal(out, seq, session, kind, payload)
+                text = canonical_text(self._seal(out, seq, session, kind, data))
                 kind = models.RAW
-            try:
-                text = canonical_text(payload)
-            except (TypeError, ValueError) as exc:
-                # Not JSON, NaN, or a lone surrogate: keep the event, say why.
-                self.errors += 1
-                payload = {"unrecordable": _reason(exc)}
-                text = canonical_text(payload)
+            else:
+                text = data  # type: ignore[assignment]
             digest = digest_of(ts, kind, session, exchange, text, prev)
             events.append((chain, seq, ts, kind, session, exchange, text, prev, digest))
-            payloads.append(payload)
             prev = digest
-            if session is not None and isinstance(payload, dict):
+            if session is not None and facts is not None:
                 if kind == models.REQUEST:
-                    self._session_start(out, session, ts, payload)
+                    self._session_start(out, session, ts, facts)
                 elif kind == models.END:
-                    self._session_end(out, session, ts, payload)
+                    self._session_end(out, session, ts, facts[0])
                 elif kind == "decision":
-                    key = (
-                        session,
-                        str(payload.get("rule", ""))[:255],
-                        str(payload.get("action", ""))[:64],
-                        str(payload.get("flow", ""))[:16],
-                    )
+                    key = (session, *facts)
                     if key not in self._seen_decisions:
                         out.decisions.add(key)
         out.head = (seq, prev)
@@ -371,51 +403,47 @@ class ChainWriter:
             }
         return row
 
-    def _session_start(self, out: _Batch, session: str, ts: int, payload: dict[str, Any]) -> None:
+    def _session_start(self, out: _Batch, session: str, ts: int, who: tuple[Any, ...]) -> None:
         row = self._session_row(out, session, ts)
         row["exchanges"] += 1
         if row["subject"] is None:
-            row.update(self._who(payload))
+            row.update(self._who(who))
 
-    def _who(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """The session columns an exchange's opening ``request`` fills, cached: the same
-        caller, client and connection come back exchange after exchange."""
-        groups = payload.get("groups")
-        key: Any = (
-            payload.get("subject"),
-            tuple(groups) if isinstance(groups, list) else groups,
-            payload.get("auth_method"),
-            payload.get("user_agent"),
-            payload.get("client_address"),
-            payload.get("connection"),
-            payload.get("connection_type"),
-        )
+    def _who(self, who: tuple[Any, ...]) -> dict[str, Any]:
+        """The session columns an exchange's opening ``request`` fills (its
+        :func:`facts_of`), cached: the same caller, client and connection
+        come back exchange after exchange."""
+        key: Any = who
         try:
             found = self._who_cache.get(key)
         except TypeError:  # an unhashable value: not from our recorder
             found, key = None, None
         if found is None:
+            subject, groups, auth_method, user_agent, address, connection, connection_type = who
             found = {
-                "subject": _clip(payload.get("subject"), 255),
+                "subject": _clip(subject, 255),
                 "groups": json.dumps(groups) if groups is not None else None,
-                "auth_method": _clip(payload.get("auth_method"), 64),
-                "user_agent": _clip(payload.get("user_agent"), 4096),
-                "client_address": _clip(payload.get("client_address"), 255),
-                "connection": _clip(payload.get("connection"), 255),
-                "connection_type": _clip(payload.get("connection_type"), 64),
+                "auth_method": _clip(auth_method, 64),
+                "user_agent": _clip(user_agent, 4096),
+                "client_address": _clip(address, 255),
+                "connection": _clip(connection, 255),
+                "connection_type": _clip(connection_type, 64),
             }
             if key is not None:
                 self._remember(self._who_cache, key, found)
         return found
 
-    def _session_end(self, out: _Batch, session: str, ts: int, payload: dict[str, Any]) -> None:
+    def _session_end(self, out: _Batch, session: str, ts: int, outcome: Any) -> None:
         row = self._session_row(out, session, ts)
         if row["ended_at"] is None or ts >= row["ended_at"]:
             row["ended_at"] = ts
-            outcome = payload.get("outcome")
             row["outcome"] = str(outcome)[:32] if outcome is not None else None
 
-    def _seal(self, out: _Batch, seq: int, session: str | None, kind: str, payload: Any) -> Any:
+    def _seal(
+        self, out: _Batch, seq: int, session: str | None, kind: str, plaintext: str | bytes
+    ) -> dict[str, Any]:
+        """Encrypt one raw payload (its canonical JSON) with the session's
+        data key; the envelope that stands for it in the chain."""
         provider = self.key_provider
         if provider is None:
             return {"of": kind, "unrecordable": "raw recording has no key"}
@@ -430,11 +458,8 @@ class ChainWriter:
             key = crypto.new_data_key()
             key_id = uuid.uuid4().hex
             out.keys[session_key] = (key_id, key, provider.wrap(key), provider.key_id)
-        try:
-            plaintext = canonical_bytes(payload)
-        except (TypeError, ValueError) as exc:
-            self.errors += 1
-            return {"of": kind, "unrecordable": _reason(exc)}
+        if isinstance(plaintext, str):
+            plaintext = plaintext.encode("utf-8")
         nonce, ciphertext = crypto.encrypt(key, plaintext, crypto.raw_aad(self.chain_id, seq))
         out.raw.append(
             {
@@ -502,10 +527,8 @@ class ChainWriter:
             conn.execute(schema.raw_payloads.insert(), built.raw)
         if built.sessions:
             # Sorted, so replicas sharing sessions lock rows in one order.
-            self._upsert_sessions(
-                conn,
-                [[built.sessions[k][c] for c in _SESSION_COLUMNS] for k in sorted(built.sessions)],
-            )
+            sessions = built.sessions
+            self._upsert_sessions(conn, [_session_values(sessions[k]) for k in sorted(sessions)])
         if built.decisions:
             conn.execute(
                 self.store.insert(schema.session_decisions).on_conflict_do_nothing(),
@@ -538,11 +561,11 @@ class ChainWriter:
                 "kind": row[3],
                 "session": row[4],
                 "exchange": row[5],
-                "payload": payload,
+                "payload": orjson.loads(row[6]),
                 "prev": row[7],
                 "hash": row[8],
             }
-            for row, payload in zip(built.events, built.payloads, strict=True)
+            for row in built.events
         ]
         for sink in self._event_sinks:
             try:
