@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,22 @@ def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
     finally:
         opened.close()
     assert (tmp_path / "a" / "b" / "warden.db").exists()
+
+
+def test_a_new_sqlite_store_has_16k_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    old = tmp_path / "old.db"
+    with sqlite3.connect(old) as made:  # made by an earlier release: 4 KiB pages
+        made.execute("PRAGMA page_size=4096")
+        made.execute("PRAGMA journal_mode=WAL")
+        made.execute("CREATE TABLE t (x)")
+    for path, size in ((tmp_path / "new.db", 16384), (old, 4096)):
+        opened = open_store_sync(f"sqlite:///{path}", state_dir=tmp_path)
+        try:
+            with opened.engine.connect() as conn:
+                assert conn.exec_driver_sql("PRAGMA page_size").scalar() == size
+                assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        finally:
+            opened.close()
 
 
 @pytest.mark.parametrize(
