@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -211,3 +213,25 @@ def test_the_gateway_token_is_accepted_in_x_api_key_too(
         message = client.messages.create(model=MODEL, max_tokens=9, messages=HI)
     assert message.content[0].text == "ok: hi"  # type: ignore[union-attr]
     assert_only_gateway_token_upstream(fake_provider, gateway)
+
+
+def test_recorded_exchanges_show_on_metrics(
+    gateway: Gateway, fake_provider: FakeProvider, sdk: anthropic.Anthropic
+) -> None:
+    fake_provider.script.push(say("Recorded."))
+    sdk.messages.create(model=MODEL, max_tokens=16, messages=HI)
+    deadline = time.monotonic() + 10
+    while True:
+        with urllib.request.urlopen(gateway.url + "/metrics", timeout=5) as reply:
+            lines = dict(
+                line.rsplit(" ", 1)
+                for line in reply.read().decode().splitlines()
+                if line.startswith("warden_recorder_")
+            )
+        # The writer commits a batch interval after the exchange.
+        if float(lines["warden_recorder_written_total"]) >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert float(lines["warden_recorder_written_total"]) >= 2  # request and end
+    assert float(lines["warden_recorder_batches_total"]) >= 1
+    assert float(lines["warden_recorder_dropped_total"]) == 0

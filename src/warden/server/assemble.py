@@ -71,6 +71,7 @@ async def start_gateway(
             {
                 "warden_recorder_dropped_total": lambda: float(recorder.metrics["dropped"]),
                 "warden_recorder_written_total": lambda: float(recorder.metrics["written"]),
+                "warden_recorder_batches_total": lambda: float(recorder.metrics["batches"]),
             }
         )
 
