@@ -21,12 +21,9 @@ was no longer recycled while in its cache.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import logging
 import operator
-import re
-import sqlite3
 import threading
 import time
 import uuid
@@ -46,6 +43,7 @@ from warden.audit.heads import ensure_chain, read_head, register_key
 from warden.audit.inbox import Inbox
 from warden.audit.sinks import Sink
 from warden.audit.store import Store, now_us
+from warden.storage.rows import RowInserter
 
 log = logging.getLogger("warden.audit")
 
@@ -85,74 +83,6 @@ _EVENT_COLUMNS = (
     "prev_hash",
     "hash",
 )
-
-
-class _RowInserter:
-    """Runs an INSERT as multi-row ``INSERT … VALUES (…), (…), … [ON CONFLICT …]``
-    on SQLite, as the driver's pipelined ``executemany`` on PostgreSQL.
-
-    One statement per ``chunk`` rows, sent straight to the driver: SQLite's
-    driver releases the GIL around every statement it steps, so an
-    ``executemany`` of 2,000 rows handed the GIL back and forth with the
-    event loop 2,000 times per batch, and SQLAlchemy's per-row parameter
-    processing cost as much again. The statement is compiled once by
-    SQLAlchemy for the store's dialect; only its VALUES group is repeated.
-    Rows are tuples in ``columns`` order (no two rows of one call may hit
-    the same conflict target: PostgreSQL refuses that in one statement).
-    """
-
-    _NAMED = re.compile(r"%\((\w+)\)s")
-
-    def __init__(
-        self, store: Store, stmt: Any, columns: Sequence[str], *, chunk: int = 500
-    ) -> None:
-        compiled = stmt.compile(dialect=store.engine.dialect, column_keys=list(columns))
-        sql = compiled.string
-        style = store.engine.dialect.paramstyle
-        if style == "qmark":
-            names = list(compiled.positiontup or ())
-        elif style == "pyformat":
-            names = self._NAMED.findall(sql)
-            sql = self._NAMED.sub("%s", sql)
-        else:
-            raise ValueError(f"unsupported DB-API parameter style {style!r}")
-        at = sql.index(" VALUES (") + len(" VALUES ")
-        close = sql.index(")", at) + 1
-        self._head, self._row, self._tail = sql[:at], sql[at:close], sql[close:]
-        if "?" in self._tail or "%s" in self._tail or sorted(names) != sorted(columns):
-            raise ValueError(f"cannot repeat the VALUES of {sql!r}")
-        order = [list(columns).index(name) for name in names]
-        self._order = None if order == list(range(len(columns))) else order
-        # SQLite before 3.32 allowed 999 parameters a statement; PostgreSQL 65,535.
-        limit = 65535
-        if store.engine.dialect.name == "sqlite" and sqlite3.sqlite_version_info < (3, 32):
-            limit = 999
-        self._chunk = max(1, min(chunk, limit // len(columns)))
-        self._sql: dict[int, str] = {}
-        # psycopg pipelines an executemany of one-row statements, which is
-        # faster than one statement with thousands of bound parameters.
-        self._many = store.engine.dialect.name == "postgresql"
-
-    def __call__(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> None:
-        order = self._order
-        if self._many:
-            one = self._head + self._row + self._tail
-            if order is None:
-                conn.exec_driver_sql(one, [tuple(row) for row in rows])
-            else:
-                conn.exec_driver_sql(one, [tuple(row[i] for i in order) for row in rows])
-            return
-        for at in range(0, len(rows), self._chunk):
-            part = rows[at : at + self._chunk]
-            sql = self._sql.get(len(part))
-            if sql is None:
-                sql = self._head + ", ".join([self._row] * len(part)) + self._tail
-                self._sql[len(part)] = sql
-            if order is None:
-                params = tuple(itertools.chain.from_iterable(part))
-            else:
-                params = tuple(row[i] for row in part for i in order)
-            conn.exec_driver_sql(sql, params)
 
 
 def unrecordable_reason(exc: Exception) -> str:
@@ -253,8 +183,8 @@ class ChainWriter:
         self._seen_decisions: OrderedDict[tuple[str, str, str, str], None] = OrderedDict()
         self._who_cache: OrderedDict[Any, dict[str, Any]] = OrderedDict()
         self._sessions_upsert = self._build_sessions_upsert()
-        self._insert_events = _RowInserter(store, schema.events.insert(), _EVENT_COLUMNS)
-        self._upsert_sessions = _RowInserter(store, self._sessions_upsert, _SESSION_COLUMNS)
+        self._insert_events = RowInserter(store.engine, schema.events.insert(), _EVENT_COLUMNS)
+        self._upsert_sessions = RowInserter(store.engine, self._sessions_upsert, _SESSION_COLUMNS)
         self._thread: threading.Thread | None = None
         self.running = False
         self.written = 0
