@@ -57,6 +57,8 @@ def header(quick: bool) -> str:
         "",
         "Where the time goes, step by step (not run by `make bench`): "
         "`benchmarks/profile_gateway.py` (py-spy on `warden serve` under load), "
+        "`benchmarks/profile_threads.py` (CPU per request of each of Warden's threads, "
+        "recording on against off), "
         "`benchmarks/profile_detect.py` (the scan and the stream masker), "
         "`benchmarks/profile_adapter.py` (one streamed reply through the Anthropic adapter).",
         "",
