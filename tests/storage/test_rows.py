@@ -36,9 +36,13 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
             made.dispose()
 
 
-def upsert(engine: Engine) -> object:
+def insert_into(engine: Engine) -> postgresql.Insert | sqlite.Insert:
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(items)
+    return dialect.insert(items)
+
+
+def upsert(engine: Engine) -> object:
+    stmt = insert_into(engine)
     return stmt.on_conflict_do_update(
         index_elements=["id"], set_={"hits": items.c.hits + stmt.excluded.hits}
     )
@@ -70,8 +74,8 @@ def test_an_upsert_keeps_its_conflict_clause(engine: Engine) -> None:
 def test_a_statement_with_parameters_past_its_values_is_refused(engine: Engine) -> None:
     # A bound value in the ON CONFLICT clause would be numbered wrongly
     # once the VALUES group repeats.
-    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(items)
-    bumped = stmt.on_conflict_do_update(index_elements=["id"], set_={"hits": items.c.hits + 1})
+    bumped = insert_into(engine).on_conflict_do_update(
+        index_elements=["id"], set_={"hits": items.c.hits + 1}
+    )
     with pytest.raises(ValueError, match="cannot repeat"):
         RowInserter(engine, bumped, ("id", "name", "hits"))

@@ -311,19 +311,11 @@ class Recorder:
         except (TypeError, ValueError) as exc:
             # Not JSON, NaN, or a lone surrogate: keep the event, say why.
             self._unrecordable += 1
-            note: dict[str, Any] = {"unrecordable": unrecordable_reason(exc)}
+            payload = {"unrecordable": unrecordable_reason(exc)}
             if raw:
-                note = {"of": kind, **note}
+                payload = {"of": kind, **payload}
                 kind = models.RAW
-            return (
-                ts,
-                kind,
-                session,
-                exchange_id,
-                canonical_text(note),
-                facts_of(kind, note),
-                False,
-            )
+            text = canonical_text(payload)
         return (ts, kind, session, exchange_id, text, facts_of(kind, payload), False)
 
     def _record_now(self, exchange: Exchange, kind: str, payload: Any, *, raw: bool) -> None:
