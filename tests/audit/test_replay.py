@@ -88,6 +88,16 @@ def test_only_new_request_messages_are_shown() -> None:
     assert text.count("user: one") == 1 and "assistant: reply" in text and "user: two" in text
 
 
+def test_legacy_prompts_are_shown() -> None:
+    assert render.request_messages({"body": {"prompt": "\n\nHuman: hi\n\nAssistant:"}}) == [
+        ("prompt", "\n\nHuman: hi\n\nAssistant:")
+    ]
+    assert render.request_messages({"body": {"prompt": ["a", [1, 2], "b"]}}) == [
+        ("prompt", "a"),
+        ("prompt", "b"),
+    ]
+
+
 def test_show_lists_every_event() -> None:
     out = console()
     events = [
@@ -125,6 +135,8 @@ def test_show_lists_every_event() -> None:
         ({"data": {"choices": [{"delta": {"content": "yo"}}]}}, ("text", "yo")),
         ({"data": {"type": "response.output_text.delta", "delta": "r"}}, ("text", "r")),
         ({"data": {"type": "message_stop"}}, ("end", "")),
+        ({"data": {"type": "completion", "completion": " Hi"}}, ("text", " Hi")),
+        ({"data": {"choices": [{"text": "legacy", "index": 0}]}}, ("text", "legacy")),
         ({"data": "[DONE]"}, ("raw", "[DONE]")),
         ({"data": {"type": "ping"}}, None),
     ],
@@ -143,6 +155,8 @@ def test_stream_pieces(payload: dict[str, object], expected: tuple[str, str] | N
             "o",
         ),
         ({"body": {"jsonrpc": "2.0", "result": {"ok": True}}}, '{"ok": true}'),
+        ({"body": {"type": "completion", "completion": " Hi"}}, " Hi"),
+        ({"body": {"choices": [{"text": "legacy", "index": 0}]}}, "legacy"),
     ],
 )
 def test_response_text(payload: dict[str, object], expected: str) -> None:

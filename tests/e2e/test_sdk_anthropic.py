@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import anthropic
 import pytest
 
-from tests.e2e.support import Gateway, assert_only_gateway_token_upstream
+from tests.e2e.support import Gateway, assert_only_gateway_token_upstream, client_env
 from tests.fakes.provider import FakeProvider
 from tests.fakes.script import Reply, call_tool, fail, say, think
 
@@ -235,3 +238,51 @@ def test_recorded_exchanges_show_on_metrics(
     assert float(lines["warden_recorder_written_total"]) >= 2  # request and end
     assert float(lines["warden_recorder_batches_total"]) >= 1
     assert float(lines["warden_recorder_dropped_total"]) == 0
+
+
+GITHUB_PAT = "ghp_R8zX2kQ9mW4nV7bT1yL5pH3sJ6dF0gC8aE2u"
+
+
+def text_completions(gateway: Gateway, tmp_path: Path, prompt: str) -> tuple[int, Any]:
+    """The TypeScript SDK's legacy ``completions.create``, whole then streamed
+    (the Python SDK no longer has it); its exit code and what it printed."""
+    env = client_env(
+        tmp_path, ANTHROPIC_BASE_URL=gateway.base("claude"), ANTHROPIC_API_KEY=gateway.token
+    )
+    done = subprocess.run(
+        ["node", str(Path(__file__).parent / "anthropic_complete.mjs"), prompt],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode in (0, 2), done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_legacy_text_completions_are_masked_both_ways(
+    fake_provider: FakeProvider, gateway: Gateway, tmp_path: Path
+) -> None:
+    """``/v1/complete`` is not a way around masking: the prompt is tokenized
+    before the provider, the completion redacted, whole and streamed."""
+    answer = f"Push with {GITHUB_PAT} now."
+    fake_provider.script.push(say(answer), say(answer))
+    code, out = text_completions(gateway, tmp_path, f"my token is {GITHUB_PAT}")
+    assert code == 0
+    assert out["whole"] == out["streamed"] == "Push with [REDACTED:github-pat-classic] now."
+    assert out["stop"] == "stop_sequence"
+    prompts = [r.json["prompt"] for r in fake_provider.recorder.to("/v1/complete")]
+    assert len(prompts) == 2
+    assert all("[TOKEN:github-pat-classic:" in p and GITHUB_PAT not in p for p in prompts)
+    assert_only_gateway_token_upstream(fake_provider, gateway)
+
+
+def test_legacy_text_completion_errors_reach_the_client_in_its_own_format(
+    fake_provider: FakeProvider, gateway: Gateway, tmp_path: Path
+) -> None:
+    fake_provider.script.push(fail(529, "Overloaded", kind="overloaded_error"))
+    assert text_completions(gateway, tmp_path, "hi") == (
+        2,
+        {"status": 529, "type": "overloaded_error"},
+    )

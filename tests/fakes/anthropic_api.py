@@ -1,4 +1,5 @@
-"""The Anthropic Messages API, as api.anthropic.com speaks it on the wire."""
+"""The Anthropic Messages API (and the legacy Text Completions API), as
+api.anthropic.com speaks them on the wire."""
 
 from __future__ import annotations
 
@@ -255,12 +256,83 @@ def routes(provider: FakeProvider) -> list[tuple[str, str, Handler]]:
             return error_response(error)
         return json_response(found[0], headers={"request-id": request_id()})
 
+    async def complete(request: web.Request) -> web.StreamResponse:
+        try:
+            check_headers(provider, request)
+            body = await read_complete_body(request)
+        except ApiError as error:
+            return error_response(error)
+        turns = body["prompt"].split(HUMAN)
+        heard = turns[-1].rsplit(ASSISTANT, 1)[0].strip()
+        reply = provider.script.next_for(
+            ModelRequest("anthropic", body["model"], False, heard, body=body)
+        )
+        failure = reply.failure
+        if failure is not None and (failure.after_deltas is None or not body.get("stream")):
+            return error_response(ApiError(failure.status, failure.message, failure.kind))
+        whole = {
+            "type": "completion",
+            "id": "compl_01" + token(22),
+            "completion": reply.text,
+            "stop_reason": "stop_sequence",
+            "model": body["model"],
+        }
+        if not body.get("stream"):
+            return json_response(whole, headers={"request-id": request_id()})
+        return await stream_completion(request, provider.pacing(reply), whole, failure)
+
     return [
         ("POST", "/v1/messages", messages),
+        ("POST", "/v1/complete", complete),
         ("POST", "/v1/messages/count_tokens", count_tokens),
         ("GET", "/v1/models", list_models),
         ("GET", "/v1/models/{model}", get_model),
     ]
+
+
+HUMAN = "\n\nHuman:"
+ASSISTANT = "\n\nAssistant:"
+
+
+async def read_complete_body(request: web.Request) -> dict[str, Any]:
+    """A Text Completions body, checked as the real API checks its prompt."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise ApiError(400, "There was an error parsing the body of your request") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "Input should be an object")
+    for name in ("model", "prompt", "max_tokens_to_sample"):
+        if name not in body:
+            raise ApiError(400, f"{name}: Field required")
+    prompt = body["prompt"]
+    if not isinstance(prompt, str) or HUMAN not in prompt:
+        raise ApiError(400, 'prompt must contain "\\n\\nHuman:" turns')
+    if not prompt.endswith(ASSISTANT):
+        raise ApiError(400, 'prompt must end with "\\n\\nAssistant:" turn')
+    return body
+
+
+async def stream_completion(
+    request: web.Request, delay: float, whole: dict[str, Any], failure: Failure | None
+) -> web.StreamResponse:
+    """`completion` events a few characters each, a `ping` after the first,
+    then an empty completion that carries the stop reason."""
+    sse = await SseStream.open(request, delay, {"request-id": request_id()})
+    piece = {k: v for k, v in whole.items() if k != "stop_reason"}
+    for sent, text in enumerate(pieces(whole["completion"])):
+        if failure is not None and sent == failure.after_deltas:
+            kind = failure.kind or ERROR_TYPES.get(failure.status, "api_error")
+            await sse.send(
+                {"type": "error", "error": {"type": kind, "message": failure.message}}, "error"
+            )
+            return await sse.close()
+        await sse.send({**piece, "completion": text, "stop_reason": None}, "completion")
+        if sent == 0:
+            await sse.send({"type": "ping"}, "ping")
+        await sse.pace()
+    await sse.send({**piece, "completion": "", "stop_reason": whole["stop_reason"]}, "completion")
+    return await sse.close()
 
 
 def model_info(model: tuple[str, str, str]) -> dict[str, Any]:

@@ -132,11 +132,13 @@ def test_sync_streaming_text_is_token_sized(
     assert len(texts) == 15
 
 
-async def raw_stream(url: str, provider: FakeProvider, body: dict[str, Any]) -> str:
+async def raw_stream(
+    url: str, provider: FakeProvider, body: dict[str, Any], path: str = "/v1/messages"
+) -> str:
     headers = {"x-api-key": provider.credentials.anthropic_key, "anthropic-version": "2023-06-01"}
     async with (
         aiohttp.ClientSession() as session,
-        session.post(url + "/v1/messages", json=body, headers=headers) as response,
+        session.post(url + path, json=body, headers=headers) as response,
     ):
         assert response.headers["Content-Type"] == "text/event-stream; charset=utf-8"
         return await response.text()
@@ -167,6 +169,41 @@ async def test_stream_wire_format_is_anthropics(provider: FakeProvider, url: str
     )
     delta = json.loads(frames[7].split("data: ", 1)[1])
     assert delta["delta"] == {"stop_reason": "end_turn", "stop_sequence": None}
+
+
+async def test_legacy_text_completions_speak_their_wire_format(
+    provider: FakeProvider, url: str
+) -> None:
+    provider.script.push(say("Hi there"), say("Hi there"))
+    body = {
+        "model": "claude-2.1",
+        "max_tokens_to_sample": 9,
+        "prompt": "\n\nHuman: hi\n\nAssistant:",
+    }
+    text = await raw_stream(url, provider, {**body, "stream": True}, "/v1/complete")
+    frames = [f.split("\n") for f in text.split("\n\n") if f]
+    assert [f[0] for f in frames] == [
+        "event: completion",
+        "event: ping",
+        *["event: completion"] * 3,
+    ]
+    pieces = [json.loads(f[1].removeprefix("data: ")) for f in frames if f[0] != "event: ping"]
+    assert [(p["completion"], p["stop_reason"]) for p in pieces] == [
+        ("Hi ", None),
+        ("the", None),
+        ("re", None),
+        ("", "stop_sequence"),
+    ]
+    assert all(p["type"] == "completion" and p["model"] == "claude-2.1" for p in pieces)
+    headers = {"x-api-key": provider.credentials.anthropic_key, "anthropic-version": "2023-06-01"}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(url + "/v1/complete", json=body, headers=headers) as response:
+            whole = await response.json()
+        assert whole["completion"] == "Hi there" and whole["stop_reason"] == "stop_sequence"
+        async with session.post(
+            url + "/v1/complete", json={**body, "prompt": "hi"}, headers=headers
+        ) as response:
+            assert response.status == 400
 
 
 async def test_tool_arguments_stream_as_json_fragments(provider: FakeProvider, url: str) -> None:

@@ -92,6 +92,9 @@ def request_messages(payload: dict[str, Any]) -> list[tuple[str, str]]:
         for message in messages:
             if isinstance(message, dict):
                 out.append((str(message.get("role", "?")), content_text(message.get("content"))))
+    prompt = body.get("prompt")  # the legacy text APIs (Anthropic's and OpenAI's)
+    prompts = [prompt] if isinstance(prompt, str) else prompt if isinstance(prompt, list) else []
+    out.extend(("prompt", p) for p in prompts if isinstance(p, str))
     inputs = body.get("input")
     if isinstance(inputs, str):
         out.append(("user", inputs))
@@ -139,6 +142,8 @@ def stream_piece(payload: dict[str, Any]) -> tuple[str, str] | None:
         return None
     if kind in ("message_stop", "response.completed"):
         return ("end", "")
+    if kind == "completion" and isinstance(data.get("completion"), str):
+        return ("text", data["completion"])
     if isinstance(kind, str) and kind.startswith("response.") and kind.endswith(".delta"):
         if isinstance(delta, str):
             style = "tool" if "arguments" in kind else "text"
@@ -146,6 +151,8 @@ def stream_piece(payload: dict[str, Any]) -> tuple[str, str] | None:
         return None
     choices = data.get("choices")
     if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        if isinstance(choices[0].get("text"), str):  # a legacy text completion
+            return ("text", choices[0]["text"])
         delta = choices[0].get("delta") or {}
         if isinstance(delta.get("content"), str):
             return ("text", delta["content"])
@@ -176,8 +183,12 @@ def response_text(payload: dict[str, Any]) -> str:
         return "" if body is None else compact(body, 2000)
     if "content" in body:
         return content_text(body["content"])
+    if isinstance(body.get("completion"), str):
+        return str(body["completion"])
     choices = body.get("choices")
     if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        if isinstance(choices[0].get("text"), str):
+            return str(choices[0]["text"])
         message = choices[0].get("message") or {}
         text = content_text(message.get("content"))
         calls = message.get("tool_calls") or []

@@ -17,6 +17,7 @@ from warden.pipeline.request import SlotWalker
 from warden.pipeline.types import Exchange
 from warden.protocols import (
     anthropic,
+    anthropic_complete,
     openai_chat,
     openai_completions,
     openai_responses,
@@ -59,7 +60,12 @@ MESSAGES = Operation(
     "messages", anthropic.iter_slots, anthropic.AnthropicStream, anthropic.transform_body
 )
 COUNT_TOKENS = Operation("count_tokens", anthropic.iter_slots)
-COMPLETE = Operation("complete", anthropic.iter_slots)
+COMPLETE = Operation(
+    "complete",
+    anthropic.iter_slots,
+    anthropic_complete.CompleteStream,
+    anthropic_complete.transform_complete_body,
+)
 CHAT = Operation(
     "chat.completions",
     openai_chat.iter_chat_slots,
