@@ -244,3 +244,43 @@ def test_azure_openai_with_service_principal_or_key(
     else:
         assert {c.header("api-key") for c in calls} == {fake_provider.credentials.azure_key}
     assert_only_gateway_token_upstream(fake_provider, gateway)
+
+
+GITHUB_PAT = "ghp_R8zX2kQ9mW4nV7bT1yL5pH3sJ6dF0gC8aE2u"
+REDACTED = "[REDACTED:github-pat-classic]"
+
+
+def test_a_stored_response_is_masked_when_retrieved(
+    fake_provider: FakeProvider, gateway: Gateway, sdk: openai.OpenAI
+) -> None:
+    """The provider keeps what it answered: fetching it again (whole, or its
+    events streamed again) must not be a way around masking."""
+    fake_provider.script.push(say(f"Push with {GITHUB_PAT} now."))
+    created = sdk.responses.create(model="gpt-5", input="token?")
+    assert created.output_text == f"Push with {REDACTED} now."
+    again = sdk.responses.retrieve(created.id)
+    assert again.output_text == created.output_text
+    streamed = "".join(
+        e.delta
+        for e in sdk.responses.retrieve(created.id, stream=True)
+        if e.type == "response.output_text.delta"
+    )
+    assert streamed == created.output_text
+    with pytest.raises(openai.NotFoundError):
+        sdk.responses.retrieve("resp_missing")
+    assert not any(GITHUB_PAT in str(r) for r in (again.model_dump(), streamed))
+
+
+def test_stored_chat_completions_are_masked_when_retrieved(
+    fake_provider: FakeProvider, gateway: Gateway, sdk: openai.OpenAI
+) -> None:
+    fake_provider.script.push(say(f"Push with {GITHUB_PAT} now."))
+    created = sdk.chat.completions.create(model="gpt-4o", messages=HI, store=True)
+    expected = f"Push with {REDACTED} now."
+    assert created.choices[0].message.content == expected
+    assert sdk.chat.completions.retrieve(created.id).choices[0].message.content == expected
+    listed = sdk.chat.completions.list()
+    assert [c.choices[0].message.content for c in listed.data] == [expected]
+    updated = sdk.chat.completions.update(created.id, metadata={"ticket": "7"})
+    assert updated.choices[0].message.content == expected
+    assert updated.metadata == {"ticket": "7"}

@@ -265,9 +265,50 @@ def chat_completions(provider: FakeProvider, authorize: Authorize, flavor: Flavo
             result["prompt_filter_results"] = [
                 {"prompt_index": 0, "content_filter_results": AZURE_FILTERS}
             ]
+        if body.get("store") is True and flavor == "openai":
+            provider.stored[result["id"]] = {**result, "metadata": body.get("metadata") or {}}
         return json_response(result, headers={"x-request-id": request_id()})
 
     return guarded(authorize, handle)
+
+
+def stored_completions(
+    provider: FakeProvider, authorize: Authorize
+) -> list[tuple[str, str, Handler]]:
+    """Stored chat completions: one by id, the list, and a metadata update."""
+
+    def find(request: web.Request) -> dict[str, Any]:
+        wanted = request.match_info["completion_id"]
+        found = provider.stored.get(wanted)
+        if found is None or found.get("object") != "chat.completion":
+            raise ApiError(404, f"Completion with id '{wanted}' not found.", param="completion_id")
+        return found
+
+    async def one(request: web.Request) -> web.StreamResponse:
+        return json_response(find(request), headers={"x-request-id": request_id()})
+
+    async def update(request: web.Request) -> web.StreamResponse:
+        found = find(request)
+        body = await read_json(request, ("metadata",))
+        found["metadata"] = body["metadata"]
+        return json_response(found, headers={"x-request-id": request_id()})
+
+    async def listing(request: web.Request) -> web.StreamResponse:
+        data = [c for c in provider.stored.values() if c.get("object") == "chat.completion"]
+        page = {
+            "object": "list",
+            "data": data,
+            "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None,
+            "has_more": False,
+        }
+        return json_response(page, headers={"x-request-id": request_id()})
+
+    return [
+        ("GET", "/v1/chat/completions", guarded(authorize, listing)),
+        ("GET", "/v1/chat/completions/{completion_id}", guarded(authorize, one)),
+        ("POST", "/v1/chat/completions/{completion_id}", guarded(authorize, update)),
+    ]
 
 
 async def stream_chat(
@@ -406,6 +447,7 @@ def routes(provider: FakeProvider) -> list[tuple[str, str, Handler]]:
     list_all, get_one = models(authorize)
     return [
         ("POST", "/v1/chat/completions", chat_completions(provider, authorize, "openai")),
+        *stored_completions(provider, authorize),
         ("POST", "/v1/embeddings", embeddings(provider, authorize, "openai")),
         ("GET", "/v1/models", list_all),
         ("GET", "/v1/models/{model}", get_one),

@@ -136,6 +136,8 @@ def responses(provider: FakeProvider, authorize: Authorize) -> Handler:
         if failure is not None and (failure.after_deltas is None or not streaming):
             raise ApiError.scripted(failure)
         full = response_object(body, item_id("resp"), reply)
+        if full["store"]:
+            provider.stored[full["id"]] = full
         if not streaming:
             return json_response(full, headers={"x-request-id": request_id()})
         return await stream_response(request, provider.pacing(reply), full, failure)
@@ -230,5 +232,25 @@ async def stream_item(events: _Events, index: int, item: dict[str, Any]) -> bool
     return True
 
 
+def retrieve(provider: FakeProvider, authorize: Authorize) -> Handler:
+    """A stored response by id: its object, or with ``stream=true`` its events
+    again (from the start: ``starting_after`` is not modelled)."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        wanted = request.match_info["response_id"]
+        found = provider.stored.get(wanted)
+        if found is None or found.get("object") != "response":
+            raise ApiError(404, f"Response with id '{wanted}' not found.", param="response_id")
+        if request.query.get("stream") == "true":
+            return await stream_response(request, 0.0, found, None)
+        return json_response(found, headers={"x-request-id": request_id()})
+
+    return guarded(authorize, handle)
+
+
 def routes(provider: FakeProvider) -> list[tuple[str, str, Handler]]:
-    return [("POST", "/v1/responses", responses(provider, bearer_auth(provider)))]
+    authorize = bearer_auth(provider)
+    return [
+        ("POST", "/v1/responses", responses(provider, authorize)),
+        ("GET", "/v1/responses/{response_id}", retrieve(provider, authorize)),
+    ]

@@ -54,6 +54,9 @@ class FakeProvider:
         self.script = Script()
         self.recorder = Recorder()
         self.entra = azure.EntraTokens()
+        self.stored: dict[str, dict[str, Any]] = {}
+        """Responses (``store`` defaults to true) and chat completions created
+        with ``store: true``, by id, as the API keeps them for retrieval."""
 
     def pacing(self, reply: Reply) -> float:
         return self.delay if reply.delay is None else reply.delay
@@ -61,6 +64,7 @@ class FakeProvider:
     def reset(self) -> None:
         self.script.clear()
         self.recorder.clear()
+        self.stored.clear()
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._record], client_max_size=64 * 1024 * 1024)

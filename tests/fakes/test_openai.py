@@ -206,6 +206,24 @@ def test_responses_sync(
     assert items_of(response) == items
 
 
+def test_what_it_answered_is_kept_for_retrieval(provider: FakeProvider, sdk: openai.OpenAI) -> None:
+    provider.script.push(say("kept"), say("not kept"), say("chat kept"), say("chat not kept"))
+    kept = sdk.responses.create(model="gpt-5", input="hi")
+    fleeting = sdk.responses.create(model="gpt-5", input="hi", store=False)
+    assert sdk.responses.retrieve(kept.id).output_text == "kept"
+    events = [e.type for e in sdk.responses.retrieve(kept.id, stream=True)]
+    assert events[0] == "response.created" and events[-1] == "response.completed"
+    with pytest.raises(openai.NotFoundError):
+        sdk.responses.retrieve(fleeting.id)
+    chat = sdk.chat.completions.create(model="gpt-4o", messages=HI, store=True)
+    sdk.chat.completions.create(model="gpt-4o", messages=HI)  # store defaults to false
+    assert sdk.chat.completions.retrieve(chat.id).choices[0].message.content == "chat kept"
+    assert [c.id for c in sdk.chat.completions.list().data] == [chat.id]
+    assert sdk.chat.completions.update(chat.id, metadata={"a": "b"}).metadata == {"a": "b"}
+    with pytest.raises(openai.NotFoundError):
+        sdk.chat.completions.retrieve(kept.id)
+
+
 @pytest.mark.parametrize(("reply", "items"), [r[1:] for r in RESPONSES], ids=RESPONSE_IDS)
 async def test_responses_async_streaming(
     provider: FakeProvider, async_sdk: openai.AsyncOpenAI, reply: Reply, items: list[Any]

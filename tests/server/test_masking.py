@@ -494,3 +494,29 @@ def test_what_a_providers_mcp_server_answers_is_masked(env: dict[str, str], answ
     )
     assert ANTHROPIC_KEY.encode() not in got
     assert b"rows: 2; connect with [REDACTED:anthropic-api-key]" in got
+
+
+def test_a_cancelled_response_is_masked(env: dict[str, str]) -> None:
+    """Cancelling a background response returns it with what it had said so
+    far: that text is masked like the answer itself."""
+    seen: list[str] = []
+
+    class Upstream(QuietHandler):
+        def do_POST(self) -> None:
+            seen.append(self.path)
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            cancelled = {**_RESPONSE, "status": "cancelled", "background": True}
+            self.answer("application/json", json.dumps(cancelled).encode())
+
+    with serving(Upstream) as upstream:
+        config = parse_config(gateway_config(upstream), env=env)
+        factories = [inspectors.guardrails, inspectors.masking]
+        with run_gateway(config, factories=factories) as (url, _):
+            client = openai.OpenAI(
+                base_url=url + "/openai/v1", api_key=GATEWAY_TOKEN, max_retries=0
+            )
+            cancelled = client.responses.cancel("resp_1")
+    assert seen == ["/v1/responses/resp_1/cancel"]
+    assert cancelled.status == "cancelled"
+    assert cancelled.output_text == "push with [REDACTED:github-pat-classic] now"
+    assert GITHUB_PAT not in cancelled.model_dump_json()

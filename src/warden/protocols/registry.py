@@ -1,12 +1,20 @@
 """Which operations of each connection type the gateway inspects.
 
+Model output comes back from more than the endpoints that create it: a
+stored Response (``GET /responses/{id}``, streamed again with
+``?stream=true``, or returned by ``POST /responses/{id}/cancel``) and stored
+chat completions (``GET /chat/completions/{id}``, the list, and the metadata
+update that returns the completion) carry it too, so they go through the
+same body and stream adapters as the answers they store.
+
 Anything not listed here (models, files, batches, new endpoints) is passed
 through untouched, so new API versions keep working.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -14,7 +22,7 @@ from warden.config.model import ConnectionType
 from warden.errors import Flavor
 from warden.pipeline.chain import Pipeline
 from warden.pipeline.request import SlotWalker
-from warden.pipeline.types import Exchange
+from warden.pipeline.types import Exchange, TextSlot
 from warden.protocols import (
     anthropic,
     anthropic_complete,
@@ -90,14 +98,70 @@ COMPLETIONS = Operation(
 )
 
 
+def no_slots(body: Any) -> Iterator[TextSlot]:
+    """A request that carries no text of the agent's (a retrieval)."""
+    return iter(())
+
+
+def transform_chat_list(
+    body: Any, exchange: Exchange, pipeline: Pipeline
+) -> list[Block] | list[Patch] | None:
+    """Each stored completion of a list, as :func:`openai_chat.transform_chat_body`."""
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+        return None
+    patches: list[Patch] = []
+    for completion in body["data"]:
+        result = openai_chat.transform_chat_body(completion, exchange, pipeline) or []
+        blocks = [r for r in result if isinstance(r, Block)]
+        if blocks:
+            return blocks
+        patches.extend(r for r in result if isinstance(r, Patch))
+    return patches or None
+
+
+STORED_RESPONSE = Operation(
+    "responses.stored",
+    no_slots,
+    openai_responses.ResponsesStream,
+    openai_responses.transform_responses_body,
+    responses_api=True,
+)
+STORED_CHAT = Operation("chat.completions.stored", no_slots, body=openai_chat.transform_chat_body)
+STORED_CHATS = Operation("chat.completions.list", no_slots, body=transform_chat_list)
+
+_STORED = re.compile(r"/(?P<api>responses|chat/completions)/(?P<id>[^/]+)(?P<cancel>/cancel)?$")
+"""A stored object's path: ``/responses/{id}``, ``/responses/{id}/cancel``,
+``/chat/completions/{id}`` (never ``.../input_items`` or ``.../messages``)."""
+
+
+def _stored(method: str, path: str) -> Operation | None:
+    match = _STORED.search(path)
+    if match is None:
+        return None
+    if match["api"] == "responses":
+        if match["id"] == "input_tokens":  # POST /responses/input_tokens: a count
+            return None
+        wanted = "POST" if match["cancel"] else "GET"
+        return STORED_RESPONSE if method == wanted else None
+    if match["cancel"]:
+        return None
+    return STORED_CHAT if method in ("GET", "POST") else None
+
+
 def flavor(kind: ConnectionType) -> Flavor:
     return Flavor.ANTHROPIC if kind is ConnectionType.ANTHROPIC else Flavor.OPENAI
 
 
 def resolve(kind: ConnectionType, method: str, tail: str) -> Operation | None:
+    path = "/" + tail.strip("/")
+    if kind is not ConnectionType.ANTHROPIC:
+        stored = _stored(method, path)
+        if stored is not None:
+            return stored
+        if method == "GET" and path.endswith("/chat/completions"):
+            return STORED_CHATS
     if method != "POST":
         return None
-    path = "/" + tail.strip("/")
     if kind is ConnectionType.ANTHROPIC:
         if path.endswith("/v1/messages"):
             return MESSAGES

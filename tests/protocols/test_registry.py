@@ -1,0 +1,62 @@
+"""Which requests the gateway inspects, by connection type, method and path."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers.inspectors import TestInspector
+from tests.protocols.test_openai import exchange
+from warden.config.model import ConnectionType
+from warden.pipeline.chain import Pipeline
+from warden.protocols import registry
+from warden.protocols.registry import resolve
+
+OPENAI = ConnectionType.OPENAI
+ANTHROPIC = ConnectionType.ANTHROPIC
+
+
+@pytest.mark.parametrize(
+    ("kind", "method", "tail", "operation"),
+    [
+        (ANTHROPIC, "POST", "v1/messages", "messages"),
+        (ANTHROPIC, "POST", "v1/messages/count_tokens", "count_tokens"),
+        (ANTHROPIC, "POST", "v1/complete", "complete"),
+        (ANTHROPIC, "GET", "v1/models", None),
+        (ANTHROPIC, "GET", "v1/responses/resp_1", None),
+        (OPENAI, "POST", "v1/chat/completions", "chat.completions"),
+        (OPENAI, "POST", "v1/responses", "responses"),
+        (OPENAI, "POST", "v1/completions", "completions"),
+        (OPENAI, "POST", "v1/embeddings", "embeddings"),
+        (OPENAI, "GET", "v1/responses/resp_1", "responses.stored"),
+        (OPENAI, "GET", "openai/v1/responses/resp_1/", "responses.stored"),  # Azure's v1 path
+        (OPENAI, "POST", "v1/responses/resp_1/cancel", "responses.stored"),
+        (OPENAI, "POST", "v1/responses/resp_1", None),
+        (OPENAI, "DELETE", "v1/responses/resp_1", None),
+        (OPENAI, "GET", "v1/responses/resp_1/input_items", None),
+        (OPENAI, "POST", "v1/responses/input_tokens", None),
+        (OPENAI, "GET", "v1/chat/completions/chatcmpl-1", "chat.completions.stored"),
+        (OPENAI, "POST", "v1/chat/completions/chatcmpl-1", "chat.completions.stored"),
+        (OPENAI, "DELETE", "v1/chat/completions/chatcmpl-1", None),
+        (OPENAI, "GET", "v1/chat/completions/chatcmpl-1/messages", None),
+        (OPENAI, "GET", "v1/chat/completions", "chat.completions.list"),
+        (OPENAI, "GET", "v1/models", None),
+        (ConnectionType.AZURE_OPENAI, "GET", "openai/responses/resp_1", "responses.stored"),
+    ],
+)
+def test_resolve(kind: ConnectionType, method: str, tail: str, operation: str | None) -> None:
+    found = resolve(kind, method, tail)
+    assert (found.name if found else None) == operation
+
+
+def test_each_stored_completion_of_a_list_is_inspected() -> None:
+    def completion(text: str) -> dict[str, object]:
+        return {
+            "object": "chat.completion",
+            "choices": [{"index": 0, "message": {"content": text}}],
+        }
+
+    body = {"object": "list", "data": [completion("one"), completion("two")]}
+    pipeline = Pipeline([TestInspector()])
+    assert registry.transform_chat_list(body, exchange(), pipeline) is None
+    assert [c["choices"][0]["message"]["content"] for c in body["data"]] == ["ONE", "TWO"]
+    assert registry.transform_chat_list({"object": "list"}, exchange(), pipeline) is None
