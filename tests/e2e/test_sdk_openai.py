@@ -284,3 +284,27 @@ def test_stored_chat_completions_are_masked_when_retrieved(
     updated = sdk.chat.completions.update(created.id, metadata={"ticket": "7"})
     assert updated.choices[0].message.content == expected
     assert updated.metadata == {"ticket": "7"}
+
+
+def test_a_history_sent_to_be_compacted_is_inspected(
+    fake_provider: FakeProvider, gateway: Gateway, sdk: openai.OpenAI
+) -> None:
+    """Codex sends the whole conversation to ``/responses/compact`` when it
+    grows long: what the agent read (a tool's output) is tokenized there as in
+    every turn, and what comes back is inspected like output."""
+    history: list[Any] = [
+        {"role": "user", "content": f"push with {GITHUB_PAT}"},
+        {"type": "function_call", "call_id": "call_1", "name": "cat", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "call_1", "output": f"token={GITHUB_PAT}"},
+    ]
+    compacted = sdk.responses.compact(model="gpt-5", input=history)
+    counted = sdk.responses.input_tokens.count(model="gpt-5", input=history)
+    assert counted.input_tokens > 0
+    assert not fake_provider.recorder.anywhere(GITHUB_PAT)
+    sent = [r.json for r in fake_provider.recorder.requests if r.path.startswith("/v1/responses/")]
+    assert [len(r["input"]) for r in sent] == [3, 3]
+    assert all("[TOKEN:github-pat-classic:" in json.dumps(r) for r in sent)
+    kinds = [item.type for item in compacted.output]
+    assert kinds == ["message", "compaction"]
+    # (the SDK types the user messages it returns as output messages: no warnings)
+    assert GITHUB_PAT not in compacted.model_dump_json(warnings=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from typing import TYPE_CHECKING, Any
@@ -248,9 +249,72 @@ def retrieve(provider: FakeProvider, authorize: Authorize) -> Handler:
     return guarded(authorize, handle)
 
 
+def compact(provider: FakeProvider, authorize: Authorize) -> Handler:
+    """``POST /v1/responses/compact``: the history back as the user's messages,
+    kept as sent, and one opaque ``compaction`` item for the rest."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        body = await read_json(request, ("model",))
+        items = body.get("input") or []
+        if isinstance(items, str):
+            items = [{"role": "user", "content": items}]
+        kept = [
+            {
+                "id": item_id("msg"),
+                "type": "message",
+                "status": "completed",
+                "role": "user",
+                "content": [{"type": "input_text", "text": text}]
+                if isinstance(text := i.get("content"), str)
+                else text,
+            }
+            for i in items
+            if isinstance(i, dict) and i.get("role") == "user"
+        ]
+        summary = base64.b64encode(json.dumps(items).encode()[:64]).decode()
+        prompt = estimate_tokens(items)
+        return json_response(
+            {
+                "id": item_id("resp"),
+                "object": "response.compaction",
+                "created_at": int(time.time()),
+                "output": [
+                    *kept,
+                    {"id": item_id("cmp"), "type": "compaction", "encrypted_content": summary},
+                ],
+                "usage": {
+                    "input_tokens": prompt,
+                    "input_tokens_details": {"cached_tokens": 0},
+                    "output_tokens": 1,
+                    "output_tokens_details": {"reasoning_tokens": 0},
+                    "total_tokens": prompt + 1,
+                },
+            },
+            headers={"x-request-id": request_id()},
+        )
+
+    return guarded(authorize, handle)
+
+
+def input_tokens(authorize: Authorize) -> Handler:
+    """``POST /v1/responses/input_tokens``: what a request would cost."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        body = await read_json(request, ("model",))
+        counted = {k: body.get(k) for k in ("instructions", "input", "tools")}
+        return json_response(
+            {"object": "response.input_tokens", "input_tokens": estimate_tokens(counted)},
+            headers={"x-request-id": request_id()},
+        )
+
+    return guarded(authorize, handle)
+
+
 def routes(provider: FakeProvider) -> list[tuple[str, str, Handler]]:
     authorize = bearer_auth(provider)
     return [
         ("POST", "/v1/responses", responses(provider, authorize)),
+        ("POST", "/v1/responses/compact", compact(provider, authorize)),
+        ("POST", "/v1/responses/input_tokens", input_tokens(authorize)),
         ("GET", "/v1/responses/{response_id}", retrieve(provider, authorize)),
     ]

@@ -89,6 +89,18 @@ RESPONSES = Operation(
     refuse=openai_responses_request.refuse_responses,
     responses_api=True,
 )
+COMPACT = Operation(
+    "responses.compact",
+    openai_responses_request.iter_responses_slots,
+    body=openai_responses.transform_responses_body,
+    responses_api=True,
+)
+"""The whole history, sent to be compacted (Codex does it when a conversation
+grows long): inspected like any Responses request; the compacted items that
+come back (the user's messages, an opaque ``compaction`` item) like output."""
+INPUT_TOKENS = Operation("responses.input_tokens", openai_responses_request.iter_responses_slots)
+"""A Responses request sent only to be counted: inspected all the same (the
+provider reads it), so the count is of what would really be sent."""
 EMBEDDINGS = Operation("embeddings", openai_chat.iter_embedding_slots)
 COMPLETIONS = Operation(
     "completions",
@@ -134,13 +146,19 @@ _STORED = re.compile(r"/(?P<api>responses|chat/completions)/(?P<id>[^/]+)(?P<can
 ``/chat/completions/{id}`` (never ``.../input_items`` or ``.../messages``)."""
 
 
+_RESPONSES_ACTIONS = {"compact": COMPACT, "input_tokens": INPUT_TOKENS}
+"""``POST /responses/<name>``: endpoints, not stored objects."""
+
+
 def _stored(method: str, path: str) -> Operation | None:
+    """What a path one segment under ``/responses`` or ``/chat/completions``
+    is: a stored object, a cancel, or one of the Responses actions."""
     match = _STORED.search(path)
     if match is None:
         return None
     if match["api"] == "responses":
-        if match["id"] == "input_tokens":  # POST /responses/input_tokens: a count
-            return None
+        if match["id"] in _RESPONSES_ACTIONS:
+            return None if method != "POST" or match["cancel"] else _RESPONSES_ACTIONS[match["id"]]
         wanted = "POST" if match["cancel"] else "GET"
         return STORED_RESPONSE if method == wanted else None
     if match["cancel"]:
