@@ -98,6 +98,20 @@ def test_legacy_prompts_are_shown() -> None:
     ]
 
 
+def test_batch_results_show_a_line_per_request() -> None:
+    message = {"content": [{"type": "text", "text": "hi"}]}
+    payload = {
+        "lines": [
+            {"custom_id": "a", "result": {"type": "succeeded", "message": message}},
+            {"custom_id": "b", "result": {"type": "errored", "error": {"type": "error"}}},
+        ]
+    }
+    assert render.stream_pieces(payload) == [
+        ("text", "\n[a: succeeded] hi"),
+        ("text", '\n[b: errored] {"type": "error"}'),
+    ]
+
+
 def test_show_lists_every_event() -> None:
     out = console()
     events = [

@@ -286,3 +286,35 @@ def test_legacy_text_completion_errors_reach_the_client_in_its_own_format(
         2,
         {"status": 529, "type": "overloaded_error"},
     )
+
+
+def test_a_message_batch_is_masked_both_ways(
+    fake_provider: FakeProvider, gateway: Gateway, sdk: anthropic.Anthropic
+) -> None:
+    """A batch's requests are tokenized like any request; its results file is
+    masked line by line; and its ``results_url`` leads back through the
+    gateway, not to the provider with the agent's gateway token."""
+    fake_provider.script.push(
+        say(f"Push with {GITHUB_PAT} now."), fail(529, "Overloaded", kind="overloaded_error")
+    )
+    asking = [{"role": "user", "content": f"my token is {GITHUB_PAT}"}]
+    batch = sdk.messages.batches.create(
+        requests=[
+            {"custom_id": "a", "params": {"model": MODEL, "max_tokens": 64, "messages": asking}},
+            {"custom_id": "b", "params": {"model": MODEL, "max_tokens": 64, "messages": HI}},
+        ]
+    )
+    assert batch.processing_status == "in_progress"
+    ended = sdk.messages.batches.retrieve(batch.id)
+    assert ended.processing_status == "ended"
+    assert ended.results_url == f"{gateway.base('claude')}/v1/messages/batches/{batch.id}/results"
+    results = {r.custom_id: r.result for r in sdk.messages.batches.results(batch.id)}
+    assert results["a"].type == "succeeded"
+    assert blocks_of(results["a"].message) == [
+        ("text", "Push with [REDACTED:github-pat-classic] now.")
+    ]
+    assert results["b"].type == "errored"
+    [sent] = fake_provider.recorder.to("/v1/messages/batches", "POST")
+    assert "[TOKEN:github-pat-classic:" in json.dumps(sent.json)
+    assert not fake_provider.recorder.anywhere(GITHUB_PAT)
+    assert_only_gateway_token_upstream(fake_provider, gateway)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -281,13 +282,101 @@ def routes(provider: FakeProvider) -> list[tuple[str, str, Handler]]:
             return json_response(whole, headers={"request-id": request_id()})
         return await stream_completion(request, provider.pacing(reply), whole, failure)
 
+    async def create_batch(request: web.Request) -> web.StreamResponse:
+        try:
+            check_headers(provider, request)
+            body = await request.json()
+            requests = body.get("requests") if isinstance(body, dict) else None
+            if not isinstance(requests, list) or not requests:
+                raise ApiError(400, "requests: Field required")
+            results = [batch_result(provider, i, r) for i, r in enumerate(requests)]
+        except ApiError as error:
+            return error_response(error)
+        except ValueError:
+            return error_response(ApiError(400, "There was an error parsing the body"))
+        batch_id = "msgbatch_01" + token(22)
+        now = dt.datetime.now(dt.UTC)
+        ended = {
+            "id": batch_id,
+            "type": "message_batch",
+            "processing_status": "ended",
+            "request_counts": {
+                "processing": 0,
+                "succeeded": sum(r["result"]["type"] == "succeeded" for r in results),
+                "errored": sum(r["result"]["type"] == "errored" for r in results),
+                "canceled": 0,
+                "expired": 0,
+            },
+            "ended_at": now.isoformat(),
+            "created_at": now.isoformat(),
+            "expires_at": (now + dt.timedelta(days=1)).isoformat(),
+            "archived_at": None,
+            "cancel_initiated_at": None,
+            "results_url": f"{request.url.origin()}/v1/messages/batches/{batch_id}/results",
+        }
+        provider.stored[batch_id] = {"batch": ended, "results": results}
+        # It answers as the API does at creation; the batch has ended by the next look.
+        counts = {**ended["request_counts"], "processing": len(results), "succeeded": 0}
+        created = {**ended, "processing_status": "in_progress", "request_counts": counts}
+        created.update(ended_at=None, results_url=None)
+        created["request_counts"]["errored"] = 0
+        return json_response(created, headers={"request-id": request_id()})
+
+    def stored_batch(request: web.Request) -> dict[str, Any]:
+        check_headers(provider, request)
+        wanted = request.match_info["batch_id"]
+        found = provider.stored.get(wanted)
+        if found is None or "batch" not in found:
+            raise ApiError(404, f"message_batch_id: {wanted} not found")
+        return found
+
+    async def get_batch(request: web.Request) -> web.StreamResponse:
+        try:
+            found = stored_batch(request)
+        except ApiError as error:
+            return error_response(error)
+        return json_response(found["batch"], headers={"request-id": request_id()})
+
+    async def batch_results(request: web.Request) -> web.StreamResponse:
+        try:
+            found = stored_batch(request)
+        except ApiError as error:
+            return error_response(error)
+        lines = "".join(json.dumps(r) + "\n" for r in found["results"])
+        return web.Response(
+            body=lines.encode(),
+            content_type="application/binary",
+            headers={"request-id": request_id()},
+        )
+
     return [
         ("POST", "/v1/messages", messages),
         ("POST", "/v1/complete", complete),
+        ("POST", "/v1/messages/batches", create_batch),
+        ("GET", "/v1/messages/batches/{batch_id}", get_batch),
+        ("GET", "/v1/messages/batches/{batch_id}/results", batch_results),
         ("POST", "/v1/messages/count_tokens", count_tokens),
         ("GET", "/v1/models", list_models),
         ("GET", "/v1/models/{model}", get_model),
     ]
+
+
+def batch_result(provider: FakeProvider, index: int, entry: Any) -> dict[str, Any]:
+    """One line of a batch's results: the scripted reply to its ``params``."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("params"), dict):
+        raise ApiError(400, f"requests.{index}.params: Field required")
+    params = entry["params"]
+    for name in ("model", "max_tokens", "messages"):
+        if name not in params:
+            raise ApiError(400, f"requests.{index}.params.{name}: Field required")
+    reply = provider.script.next_for(model_request(params))
+    if reply.failure is not None:
+        kind = reply.failure.kind or ERROR_TYPES.get(reply.failure.status, "api_error")
+        error = {"type": "error", "error": {"type": kind, "message": reply.failure.message}}
+        return {"custom_id": entry.get("custom_id"), "result": {"type": "errored", "error": error}}
+    blocks = [content_block(b) for b in reply.blocks]
+    result = {"type": "succeeded", "message": message(params, reply, blocks)}
+    return {"custom_id": entry.get("custom_id"), "result": result}
 
 
 HUMAN = "\n\nHuman:"

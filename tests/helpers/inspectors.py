@@ -73,6 +73,8 @@ class TestInspector:
     upper: bool = True
     tool_flow: Flow | None = None
     text_flow_on: str | None = None
+    text_flow: Flow = Flow.HOLD
+    """What text containing ``text_flow_on`` gets ("" matches every text)."""
     request_block: bool = False
     raise_on_text: bool = False
     request_upper: bool = False
@@ -97,15 +99,20 @@ class TestInspector:
         if self.raise_on_text:
             return _Raise()
         if self.text_flow_on is not None:
-            return _TextFlow(self.text_flow_on)
+            return _TextFlow(self.text_flow_on, self.text_flow)
         return _Upper() if self.upper else None
 
 
 class _TextFlow(_Stage):
-    def __init__(self, trigger: str) -> None:
+    def __init__(self, trigger: str, flow: Flow) -> None:
         self.trigger = trigger
+        self.flow = flow
 
     def feed(self, text: str) -> ChannelOut:
         if self.trigger in text:
-            return ChannelOut(text, (Decision(Flow.HOLD, "test-hold", "review", "needs review"),))
+            if self.flow is Flow.HOLD:
+                decision = Decision(Flow.HOLD, "test-hold", "review", "needs review")
+            else:
+                decision = Decision(self.flow, f"test-{self.flow.value}", "test", "tested")
+            return ChannelOut(text, (decision,))
         return ChannelOut(text)

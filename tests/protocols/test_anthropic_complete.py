@@ -13,9 +13,7 @@ from tests.protocols.test_anthropic import events
 from tests.protocols.test_openai import exchange
 from warden.pipeline.chain import Pipeline
 from warden.pipeline.types import (
-    EMPTY,
     Channel,
-    ChannelOut,
     Decision,
     Exchange,
     Flow,
@@ -162,26 +160,14 @@ def test_a_hold_on_the_last_event_releases_the_rest_on_approval() -> None:
     assert stream.saw_end
 
 
+BLOCKING = TestInspector(upper=False, text_flow_on="", text_flow=Flow.BLOCK)
+
+
 def test_a_blocking_decision_stops_the_exchange() -> None:
-    blocked = CompleteStream(exchange(), Pipeline([_Blocking()]))
+    blocked = CompleteStream(exchange(), Pipeline([BLOCKING]))
     out = blocked.feed(events(event("anything"))[0])
     assert isinstance(out[-1], Block) and blocked.done
     assert blocked.feed(events(event("more"))[0]) == []
-
-
-class _Blocking(TestInspector):
-    def open_channel(self, exchange: Exchange, channel: Channel) -> _BlockAll:
-        return _BlockAll()
-
-
-class _BlockAll:
-    held = 0
-
-    def feed(self, text: str) -> ChannelOut:
-        return ChannelOut("", (Decision(Flow.BLOCK, "test-block", "block", "blocked"),))
-
-    def end(self) -> ChannelOut:
-        return EMPTY
 
 
 def test_the_prompt_is_a_request_slot() -> None:

@@ -3,7 +3,9 @@ send, and a blocking rule, with the default catalogue and policy."""
 
 from __future__ import annotations
 
+import http.client
 import json
+import time
 import urllib.request
 from collections.abc import Iterator
 
@@ -520,3 +522,59 @@ def test_a_cancelled_response_is_masked(env: dict[str, str]) -> None:
     assert cancelled.status == "cancelled"
     assert cancelled.output_text == "push with [REDACTED:github-pat-classic] now"
     assert GITHUB_PAT not in cancelled.model_dump_json()
+
+
+def _results_upstream(pieces: list[bytes]) -> type[QuietHandler]:
+    """Batch results written in ``pieces``, a pause between them, so a line
+    can arrive in two reads; then the connection closes."""
+
+    class Upstream(QuietHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/binary")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            for piece in pieces:
+                self.wfile.write(piece)
+                self.wfile.flush()
+                time.sleep(0.05)
+
+    return Upstream
+
+
+def _results_line(custom_id: str, text: str) -> bytes:
+    message = {"type": "message", "role": "assistant", "content": [{"type": "text", "text": text}]}
+    line = {"custom_id": custom_id, "result": {"type": "succeeded", "message": message}}
+    return json.dumps(line).encode() + b"\n"
+
+
+def _fetch_results(env: dict[str, str], pieces: list[bytes]) -> bytes:
+    with serving(_results_upstream(pieces)) as upstream:
+        config = parse_config(gateway_config(upstream), env=env)
+        factories = [inspectors.guardrails, inspectors.masking]
+        with run_gateway(config, factories=factories) as (url, _):
+            request = urllib.request.Request(
+                url + "/claude/v1/messages/batches/msgbatch_1/results",
+                headers={"x-api-key": GATEWAY_TOKEN},
+            )
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return bytes(response.read())
+
+
+def test_batch_results_are_masked_line_by_line_across_reads(env: dict[str, str]) -> None:
+    first = _results_line("a", f"use {GITHUB_PAT}")
+    second = _results_line("b", "fine")
+    got = _fetch_results(env, [first[:40], first[40:] + second[:10], second[10:]])
+    lines = [json.loads(line) for line in got.splitlines()]
+    assert [line["custom_id"] for line in lines] == ["a", "b"]
+    texts = [line["result"]["message"]["content"][0]["text"] for line in lines]
+    assert texts == ["use [REDACTED:github-pat-classic]", "fine"]
+
+
+def test_batch_results_that_are_not_json_lines_are_cut_short(env: dict[str, str]) -> None:
+    """The status is out by then: the body ends without its last chunk, so
+    the client reports it incomplete, and nothing after the bad line is sent."""
+    with pytest.raises(http.client.IncompleteRead) as cut:
+        _fetch_results(env, [_results_line("a", "ok"), b"not json\n", _results_line("c", "late")])
+    assert b'"late"' not in cut.value.partial

@@ -170,10 +170,25 @@ def stream_piece(payload: dict[str, Any]) -> tuple[str, str] | None:
 def stream_pieces(payload: dict[str, Any]) -> list[tuple[str, str]]:
     """Every piece of a ``response.event`` record: one event, or the
     ``events`` list the gateway writes per upstream chunk."""
+    lines = payload.get("lines")
+    if isinstance(lines, list):  # a batch's results, a line per request
+        return [_result_piece(line) for line in lines if isinstance(line, dict)]
     events = payload.get("events")
     items = events if isinstance(events, list) else [payload]
     pieces = [stream_piece(item) for item in items if isinstance(item, dict)]
     return [piece for piece in pieces if piece is not None]
+
+
+def _result_piece(line: dict[str, Any]) -> tuple[str, str]:
+    result = line.get("result")
+    if not isinstance(result, dict):
+        result = {}
+    message = result.get("message")
+    if isinstance(message, dict):
+        said = content_text(message.get("content"))
+    else:
+        said = compact(result.get("error"))
+    return ("text", f"\n[{line.get('custom_id', '?')}: {result.get('type', '?')}] {said}")
 
 
 def response_text(payload: dict[str, Any]) -> str:

@@ -25,6 +25,7 @@ from warden.pipeline.request import SlotWalker
 from warden.pipeline.types import Exchange, TextSlot
 from warden.protocols import (
     anthropic,
+    anthropic_batches,
     anthropic_complete,
     openai_chat,
     openai_completions,
@@ -51,6 +52,9 @@ BodyTransform = Callable[[Any, Exchange, Pipeline], list[Block] | list[Patch] | 
 """Inspects a non-streamed body in place (what is recorded); returns
 ``[Block]`` to refuse it, or the patches that make the agent's copy."""
 StreamFactory = Callable[[Exchange, Pipeline], StreamAdapter]
+LineTransform = Callable[[Any, Exchange, Pipeline], list[Patch] | None]
+"""Inspects one line of a JSON Lines body in place (what is recorded);
+returns the patches of the agent's copy."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +66,16 @@ class Operation:
     responses_api: bool = False
     refuse: Callable[[Any], str | None] | None = None
     """Why a request cannot be relayed safely (a form no adapter inspects), if so."""
+    lines: LineTransform | None = None
+    """A JSON Lines answer (batch results), inspected line by line as it streams."""
+    links: bool = False
+    """The answer names URLs at the upstream, which ``body`` points at the gateway
+    (the handler puts both bases in ``exchange.state``)."""
+
+
+def no_slots(body: Any) -> Iterator[TextSlot]:
+    """A request that carries no text of the agent's (a retrieval)."""
+    return iter(())
 
 
 MESSAGES = Operation(
@@ -74,6 +88,19 @@ COMPLETE = Operation(
     anthropic_complete.CompleteStream,
     anthropic_complete.transform_complete_body,
 )
+BATCHES = Operation(
+    "messages.batches",
+    anthropic_batches.iter_batch_slots,
+    body=anthropic_batches.rewrite_links,
+    links=True,
+)
+STORED_BATCH = Operation(
+    "messages.batches.stored", no_slots, body=anthropic_batches.rewrite_links, links=True
+)
+BATCH_RESULTS = Operation(
+    "messages.batches.results", no_slots, lines=anthropic_batches.transform_result
+)
+_BATCH = re.compile(r"/v1/messages/batches(?:/(?P<id>[^/]+)(?P<action>/cancel|/results)?)?$")
 CHAT = Operation(
     "chat.completions",
     openai_chat.iter_chat_slots,
@@ -108,11 +135,6 @@ COMPLETIONS = Operation(
     openai_completions.CompletionStream,
     openai_completions.transform_completion_body,
 )
-
-
-def no_slots(body: Any) -> Iterator[TextSlot]:
-    """A request that carries no text of the agent's (a retrieval)."""
-    return iter(())
 
 
 def transform_chat_list(
@@ -178,6 +200,14 @@ def resolve(kind: ConnectionType, method: str, tail: str) -> Operation | None:
             return stored
         if method == "GET" and path.endswith("/chat/completions"):
             return STORED_CHATS
+    if kind is ConnectionType.ANTHROPIC and (batch := _BATCH.search(path)) is not None:
+        # the create (POST), one (GET) or every batch (GET), a cancel, the results
+        action = batch["action"]
+        if action == "/results":
+            return BATCH_RESULTS if method == "GET" else None
+        if batch["id"] is None:
+            return BATCHES if method == "POST" else STORED_BATCH if method == "GET" else None
+        return STORED_BATCH if method == ("POST" if action else "GET") else None
     if method != "POST":
         return None
     if kind is ConnectionType.ANTHROPIC:

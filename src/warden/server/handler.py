@@ -29,11 +29,19 @@ from warden.pipeline.chain import Pipeline
 from warden.pipeline.record import NullRecorder, Recorder, RecordingFailed, RecordKind
 from warden.pipeline.request import JsonRequestView
 from warden.pipeline.types import Decision, Direction, Exchange, Flow, Identity
+from warden.protocols.anthropic_batches import LINKS
 from warden.protocols.base import dumps_bytes
 from warden.protocols.registry import Operation, resolve
 from warden.server.keys import RECORDER, RUNTIME, STATE
 from warden.server.logs import log_fields
-from warden.server.relay import StreamRelay, record_decisions, record_end, relay_json, relay_raw
+from warden.server.relay import (
+    StreamRelay,
+    record_decisions,
+    record_end,
+    relay_json,
+    relay_lines,
+    relay_raw,
+)
 from warden.server.runtime import Connection, Runtime
 from warden.upstream.broker import CredentialUnavailable, response_headers
 
@@ -287,6 +295,9 @@ async def _forward(
             ),
         )
     url = broker.url(_raw_tail(request), request.rel_url.raw_query_string)
+    if operation is not None and operation.links:
+        base = f"{request.url.origin()}/{connection.name}"
+        ctx.exchange.state[LINKS] = (connection.config.upstream, base)
     timeouts = connection.config.timeouts
     timeout = aiohttp.ClientTimeout(
         total=None, sock_connect=timeouts.connect, sock_read=timeouts.read
@@ -309,6 +320,8 @@ async def _forward(
                 if upstream.status >= 400:
                     ctx.outcome = "upstream_error"
                 return await relay_raw(ctx, upstream, out_headers)
+            if operation.lines is not None:
+                return await relay_lines(ctx, operation, pipeline, upstream, out_headers)
             if upstream.content_type == "text/event-stream" and operation.stream is not None:
                 await ctx.recorder.record(
                     ctx.exchange,

@@ -190,6 +190,78 @@ async def relay_json(
     return web.Response(status=upstream.status, body=out, headers=headers)
 
 
+async def relay_lines(
+    ctx: Context,
+    operation: Operation,
+    pipeline: Pipeline,
+    upstream: aiohttp.ClientResponse,
+    headers: CIMultiDict[str],
+) -> web.StreamResponse:
+    """A JSON Lines body (batch results), inspected a line at a time as it
+    streams, however large the file: each whole line read is parsed,
+    inspected, recorded and written; a part line waits for its end.
+
+    The status line is out before the first line is read, so a line that
+    is not JSON, one longer than the event limit, an inspector that fails
+    or an upstream that breaks cut the body short (no last chunk): the
+    agent's client reports an incomplete body rather than take the rest."""
+    assert operation.lines is not None
+    transform = operation.lines
+    response = web.StreamResponse(status=upstream.status, headers=headers)
+    await response.prepare(ctx.request)
+    limit = ctx.runtime.config.limits.max_event_bytes
+    broker = ctx.connection.broker
+    rest = b""
+    total = lines = 0
+    t0 = time.monotonic()
+    reader = upstream.content
+    while True:
+        try:
+            chunk = await reader.readany()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            await _cut_short(ctx, response, upstream, total, exc)
+            return response
+        total += len(chunk)
+        parts = (rest + chunk).split(b"\n") if chunk else [rest, b""]
+        rest = parts.pop()
+        if len(rest) > limit:
+            await _cut_short(ctx, response, upstream, total, ValueError("a line over the limit"))
+            return response
+        wire: list[bytes] = []
+        recorded: list[Any] = []
+        for raw in parts:
+            if not raw.strip():
+                continue
+            try:
+                line = json.loads(raw)
+                patches = transform(line, ctx.exchange, pipeline) or []
+            except Exception as exc:
+                log.exception("results inspection failed", extra={"fields": _ids(ctx)})
+                await _cut_short(ctx, response, upstream, total, exc)
+                return response
+            with patched(patches):
+                wire.append(dumps_bytes(line) + b"\n")
+            recorded.append(line)
+        lines += len(recorded)
+        if recorded:
+            await ctx.recorder.record(
+                ctx.exchange,
+                RecordKind.RESPONSE_EVENT,
+                {"t": round(time.monotonic() - t0, 4), "lines": recorded},
+            )
+            await record_decisions(ctx)
+            await response.write(broker.scrub(b"".join(wire)))
+        if not chunk:
+            break
+    await response.write_eof()
+    await record_end(ctx, content_type=upstream.content_type, lines=lines, bytes=total)
+    return response
+
+
+def _ids(ctx: Context) -> dict[str, Any]:
+    return {"exchange": ctx.exchange.id, "session": ctx.exchange.session_id}
+
+
 def _error(ctx: Context, error: GatewayError) -> web.Response:
     ctx.status = error.status
     if ctx.outcome == "ok":
