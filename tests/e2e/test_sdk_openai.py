@@ -308,3 +308,35 @@ def test_a_history_sent_to_be_compacted_is_inspected(
     assert kinds == ["message", "compaction"]
     # (the SDK types the user messages it returns as output messages: no warnings)
     assert GITHUB_PAT not in compacted.model_dump_json(warnings=False)
+
+
+def test_conversation_items_are_inspected_both_ways(
+    fake_provider: FakeProvider, gateway: Gateway, sdk: openai.OpenAI
+) -> None:
+    """The provider keeps a conversation's items: what the agent adds is
+    tokenized before it, and reading the items back (the model's answers
+    among them, as the provider stored them) is masked like an answer."""
+    said = [{"type": "message", "role": "user", "content": f"my token is {GITHUB_PAT}"}]
+    conversation = sdk.conversations.create(items=said)  # type: ignore[arg-type]
+    fake_provider.script.push(say(f"Push with {GITHUB_PAT} now."))
+    answer = sdk.responses.create(model="gpt-5", input="and?", conversation=conversation.id)
+    assert answer.output_text == f"Push with {REDACTED} now."
+    added = sdk.conversations.items.create(conversation.id, items=said)  # type: ignore[arg-type]
+    assert len(added.data) == 1
+    items = sdk.conversations.items.list(conversation.id, order="asc").data
+    texts = [
+        (item.role, part.text)  # type: ignore[union-attr]
+        for item in items
+        if item.type == "message"
+        for part in item.content  # type: ignore[union-attr]
+    ]
+    assert [role for role, _ in texts] == ["user", "user", "assistant", "user"]
+    assert texts[2][1] == f"Push with {REDACTED} now."
+    assert texts[1] == ("user", "and?")
+    assert all(
+        text.startswith("my token is [TOKEN:github-pat-classic:")
+        for text in (texts[0][1], texts[3][1])
+    )
+    one = sdk.conversations.items.retrieve(items[2].id, conversation_id=conversation.id)
+    assert one.content[0].text == f"Push with {REDACTED} now."  # type: ignore[union-attr]
+    assert not fake_provider.recorder.anywhere(GITHUB_PAT)

@@ -139,6 +139,12 @@ def responses(provider: FakeProvider, authorize: Authorize) -> Handler:
         full = response_object(body, item_id("resp"), reply)
         if full["store"]:
             provider.stored[full["id"]] = full
+        conversation = body.get("conversation")
+        if isinstance(conversation, str):
+            # The turn joins the conversation: what was sent, then what came back.
+            items = find_conversation(provider, conversation)["items"]
+            items.extend(as_items(body.get("input", [])))
+            items.extend(full["output"])
         if not streaming:
             return json_response(full, headers={"x-request-id": request_id()})
         return await stream_response(request, provider.pacing(reply), full, failure)
@@ -249,6 +255,83 @@ def retrieve(provider: FakeProvider, authorize: Authorize) -> Handler:
     return guarded(authorize, handle)
 
 
+def find_conversation(provider: FakeProvider, wanted: str) -> dict[str, Any]:
+    found = provider.stored.get(wanted)
+    if found is None or found.get("object") != "conversation":
+        raise ApiError(404, f"Conversation with id '{wanted}' not found.", param="conversation_id")
+    return found
+
+
+def as_items(sent: Any) -> list[dict[str, Any]]:
+    """Input as the items a conversation keeps: each with an id, a bare
+    string or ``{"role", "content"}`` message as a ``message`` item."""
+    if isinstance(sent, str):
+        sent = [{"role": "user", "content": sent}]
+    items = []
+    for item in sent if isinstance(sent, list) else []:
+        if not isinstance(item, dict):
+            continue
+        kept = {"type": "message", **item} if "role" in item and "type" not in item else dict(item)
+        if isinstance(kept.get("content"), str):
+            kept["content"] = [{"type": "input_text", "text": kept["content"]}]
+        kept.setdefault("id", item_id("msg" if kept["type"] == "message" else "item"))
+        kept.setdefault("status", "completed")
+        items.append(kept)
+    return items
+
+
+def conversations(provider: FakeProvider, authorize: Authorize) -> list[tuple[str, str, Handler]]:
+    """A conversation, its items (added, listed, one by id); responses created
+    with ``conversation`` add their input and output to it."""
+
+    def page(items: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "object": "list",
+            "data": items,
+            "first_id": items[0]["id"] if items else None,
+            "last_id": items[-1]["id"] if items else None,
+            "has_more": False,
+        }
+
+    async def create(request: web.Request) -> web.StreamResponse:
+        body = await read_json(request, ())
+        conversation = {
+            "id": "conv_" + token(40, "0123456789abcdef"),
+            "object": "conversation",
+            "created_at": int(time.time()),
+            "metadata": body.get("metadata") or {},
+        }
+        provider.stored[conversation["id"]] = {**conversation, "items": as_items(body.get("items"))}
+        return json_response(conversation, headers={"x-request-id": request_id()})
+
+    async def add(request: web.Request) -> web.StreamResponse:
+        found = find_conversation(provider, request.match_info["conversation_id"])
+        body = await read_json(request, ("items",))
+        added = as_items(body["items"])
+        found["items"].extend(added)
+        return json_response(page(added), headers={"x-request-id": request_id()})
+
+    async def listing(request: web.Request) -> web.StreamResponse:
+        found = find_conversation(provider, request.match_info["conversation_id"])
+        items = found["items"] if request.query.get("order") == "asc" else found["items"][::-1]
+        return json_response(page(items), headers={"x-request-id": request_id()})
+
+    async def one(request: web.Request) -> web.StreamResponse:
+        found = find_conversation(provider, request.match_info["conversation_id"])
+        wanted = request.match_info["item_id"]
+        for item in found["items"]:
+            if item["id"] == wanted:
+                return json_response(item, headers={"x-request-id": request_id()})
+        raise ApiError(404, f"Item with id '{wanted}' not found.", param="item_id")
+
+    return [
+        ("POST", "/v1/conversations", guarded(authorize, create)),
+        ("POST", "/v1/conversations/{conversation_id}/items", guarded(authorize, add)),
+        ("GET", "/v1/conversations/{conversation_id}/items", guarded(authorize, listing)),
+        ("GET", "/v1/conversations/{conversation_id}/items/{item_id}", guarded(authorize, one)),
+    ]
+
+
 def compact(provider: FakeProvider, authorize: Authorize) -> Handler:
     """``POST /v1/responses/compact``: the history back as the user's messages,
     kept as sent, and one opaque ``compaction`` item for the rest."""
@@ -316,5 +399,6 @@ def routes(provider: FakeProvider) -> list[tuple[str, str, Handler]]:
         ("POST", "/v1/responses", responses(provider, authorize)),
         ("POST", "/v1/responses/compact", compact(provider, authorize)),
         ("POST", "/v1/responses/input_tokens", input_tokens(authorize)),
+        *conversations(provider, authorize),
         ("GET", "/v1/responses/{response_id}", retrieve(provider, authorize)),
     ]

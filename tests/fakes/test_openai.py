@@ -224,6 +224,23 @@ def test_what_it_answered_is_kept_for_retrieval(provider: FakeProvider, sdk: ope
         sdk.chat.completions.retrieve(kept.id)
 
 
+def test_a_conversation_keeps_its_items(provider: FakeProvider, sdk: openai.OpenAI) -> None:
+    first = [{"type": "message", "role": "user", "content": "one"}]
+    conversation = sdk.conversations.create(items=first)  # type: ignore[arg-type]
+    provider.script.push(say("two"))
+    sdk.responses.create(model="gpt-5", input="and?", conversation=conversation.id)
+    items = sdk.conversations.items.list(conversation.id, order="asc").data
+    assert [(i.type, i.role) for i in items] == [  # type: ignore[union-attr]
+        ("message", "user"),
+        ("message", "user"),
+        ("message", "assistant"),
+    ]
+    newest = sdk.conversations.items.list(conversation.id).data[0]
+    assert sdk.conversations.items.retrieve(newest.id, conversation_id=conversation.id) == newest
+    with pytest.raises(openai.NotFoundError):
+        sdk.conversations.items.list("conv_missing")
+
+
 @pytest.mark.parametrize(("reply", "items"), [r[1:] for r in RESPONSES], ids=RESPONSE_IDS)
 async def test_responses_async_streaming(
     provider: FakeProvider, async_sdk: openai.AsyncOpenAI, reply: Reply, items: list[Any]

@@ -29,6 +29,7 @@ from warden.protocols import (
     anthropic_complete,
     openai_chat,
     openai_completions,
+    openai_conversations,
     openai_responses,
     openai_responses_request,
 )
@@ -168,6 +169,18 @@ _STORED = re.compile(r"/(?P<api>responses|chat/completions)/(?P<id>[^/]+)(?P<can
 ``/chat/completions/{id}`` (never ``.../input_items`` or ``.../messages``)."""
 
 
+NEW_CONVERSATION = Operation("conversations", openai_conversations.iter_conversation_slots)
+CONVERSATION_ITEMS = Operation(
+    "conversations.items",
+    openai_conversations.iter_conversation_slots,
+    body=openai_conversations.transform_items,
+    responses_api=True,
+)
+"""Items added (``POST``: inspected going out) or read back (``GET`` the list
+or one item): inspected like Responses output either way on return."""
+_CONVERSATION = re.compile(r"/conversations(?:/[^/]+/items(?:/[^/]+)?)?$")
+
+
 _RESPONSES_ACTIONS = {"compact": COMPACT, "input_tokens": INPUT_TOKENS}
 """``POST /responses/<name>``: endpoints, not stored objects."""
 
@@ -200,6 +213,13 @@ def resolve(kind: ConnectionType, method: str, tail: str) -> Operation | None:
             return stored
         if method == "GET" and path.endswith("/chat/completions"):
             return STORED_CHATS
+        if _CONVERSATION.search(path) is not None:
+            if path.endswith("/conversations"):
+                return NEW_CONVERSATION if method == "POST" else None
+            one_item = not path.endswith("/items")
+            if method == "GET" or (method == "POST" and not one_item):
+                return CONVERSATION_ITEMS
+            return None
     if kind is ConnectionType.ANTHROPIC and (batch := _BATCH.search(path)) is not None:
         # the create (POST), one (GET) or every batch (GET), a cancel, the results
         action = batch["action"]
