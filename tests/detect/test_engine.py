@@ -56,6 +56,24 @@ def test_disabled_rules_can_be_turned_on_per_scan() -> None:
     assert spans(engine, "ping 8.8.8.8 and 10.0.0.1", actions) == [("test-ip", "8.8.8.8")]
 
 
+def test_checked_actions_are_remembered_and_still_checked() -> None:
+    engine = mini_engine()
+    defaults = engine.actions()
+    assert engine.actions() is defaults and engine.actions(defaults) is defaults
+    assert engine.masks_any(defaults)
+    none_on = engine.actions([None] * len(engine.catalogue.rules))
+    assert engine.actions(none_on) is none_on and not engine.masks_any(none_on)
+    # an equal tuple built anew is checked on its own, and answers the same
+    assert engine.masks_any(tuple(none_on)) is False
+    with pytest.raises(ValueError, match="actions for"):
+        engine.actions(("mask",))
+    built_without = Engine(mini_catalogue(), active=["test-ip"])
+    on = list(built_without.default_actions)
+    on[engine.catalogue.index("test-email")] = "mask"
+    with pytest.raises(ValueError, match="built without it"):
+        built_without.actions(on)
+
+
 def test_offsets_are_characters_in_non_ascii_text() -> None:
     text = "clé → AKIAIOSFODNN7EXAMPLF ✓ 漢字 bob@example.org"
     found = mini_engine().scan(text)

@@ -301,6 +301,11 @@ class Engine:
             r.action if r.enabled and i not in left_out else None
             for i, r in enumerate(catalogue.rules)
         )
+        self._defaults: tuple[str | None, ...] | None = None
+        self._checked: dict[int, tuple[tuple[str | None, ...], bool]] = {}
+        """Tuples :meth:`actions` returned (checked), by id, each with whether
+        it turns any rule on. Each entry holds its tuple, so an object with
+        that id is that same (immutable) tuple: policies ask again per channel."""
         self._pass: HyperscanPass | None = None
         if backend == "hyperscan":
             patterns: list[str] = []
@@ -370,6 +375,11 @@ class Engine:
     def actions(self, actions: Actions | None = None) -> tuple[str | None, ...]:
         """Per-rule actions (the catalogue's by default) as the building blocks
         below take them: with Warden's placeholder rule on at the end."""
+        if actions is None:
+            if self._defaults is not None:
+                return self._defaults
+        elif (seen := self._checked.get(id(actions))) is not None and seen[0] is actions:
+            return seen[0]  # a tuple this returned before: checked already
         acts = self.default_actions if actions is None else tuple(actions)
         if len(acts) == self._keep + 1 and acts[-1] == KEEP:
             pass  # already in this form
@@ -383,7 +393,21 @@ class Engine:
                     f"rule {self._ids[index]!r} is on, but this engine was built without it "
                     "(build it with the policy's rules active)"
                 )
+        if len(self._checked) >= 64:
+            self._checked.clear()
+        self._checked[id(acts)] = (acts, any(a is not None for a in acts[:-1]))
+        if actions is None:
+            self._defaults = acts
         return acts
+
+    def masks_any(self, actions: tuple[str | None, ...]) -> bool:
+        """Whether ``actions`` (as :meth:`actions` returned them) turn any
+        rule on, the placeholder rule aside. A stream masker asks for every
+        channel, and the answer is the same for the same (immutable) tuple."""
+        seen = self._checked.get(id(actions))
+        if seen is not None and seen[0] is actions:
+            return seen[1]
+        return any(a is not None for a in actions[:-1])
 
     def scan(self, text: str, actions: Actions | None = None) -> list[Finding]:
         """Resolved findings over ``text``: what masking the whole text would mask."""

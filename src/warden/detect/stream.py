@@ -97,7 +97,7 @@ class StreamMasker:
         self._engine = engine
         self._render = render
         self._actions = engine.actions(actions)
-        self._active = any(a is not None for a in self._actions[:-1])  # not the placeholder rule
+        self._active = engine.masks_any(self._actions)  # not the placeholder rule
         self._max_held = max_held
         self._text = ""  # one context character (once anything was emitted) + held text
         self._data = b""  # its UTF-8 encoding for scanning
