@@ -340,3 +340,16 @@ def test_conversation_items_are_inspected_both_ways(
     one = sdk.conversations.items.retrieve(items[2].id, conversation_id=conversation.id)
     assert one.content[0].text == f"Push with {REDACTED} now."  # type: ignore[union-attr]
     assert not fake_provider.recorder.anywhere(GITHUB_PAT)
+
+
+def test_no_session_around_the_gateway_is_handed_out(
+    fake_provider: FakeProvider, gateway: Gateway, sdk: openai.OpenAI
+) -> None:
+    """A Realtime client secret (or a WebRTC call) minted with the gateway's
+    key would let the agent talk to the provider directly: refused, and the
+    provider never asked."""
+    with pytest.raises(openai.PermissionDeniedError, match="bypass"):
+        sdk.realtime.client_secrets.create()
+    with pytest.raises(openai.PermissionDeniedError, match="bypass"):
+        sdk.realtime.calls.create(sdp="v=0\r\n")
+    assert not fake_provider.recorder.requests

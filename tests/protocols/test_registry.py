@@ -71,3 +71,27 @@ def test_each_stored_completion_of_a_list_is_inspected() -> None:
     assert registry.transform_chat_list(body, exchange(), pipeline) is None
     assert [c["choices"][0]["message"]["content"] for c in body["data"]] == ["ONE", "TWO"]
     assert registry.transform_chat_list({"object": "list"}, exchange(), pipeline) is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "method", "tail", "refused"),
+    [
+        (OPENAI, "POST", "v1/realtime/client_secrets", True),
+        (OPENAI, "POST", "v1/realtime/translations/client_secrets", True),
+        (OPENAI, "POST", "v1/realtime/sessions", True),
+        (OPENAI, "POST", "v1/realtime/transcription_sessions", True),
+        (OPENAI, "POST", "v1/realtime/calls", True),
+        (OPENAI, "POST", "v1/realtime/calls/rtc_1/accept", True),
+        (OPENAI, "POST", "v1/chatkit/sessions", True),
+        (ConnectionType.AZURE_OPENAI, "POST", "openai/realtimeapi/sessions", True),
+        (ConnectionType.AZURE_OPENAI, "POST", "openai/v1/realtime/client_secrets", True),
+        (OPENAI, "GET", "v1/realtime/sessions", False),
+        (OPENAI, "POST", "v1/chatkit/threads", False),
+        (OPENAI, "POST", "v1/chat/completions", False),
+        (ANTHROPIC, "POST", "v1/realtime/client_secrets", False),
+    ],
+)
+def test_sessions_around_the_gateway_are_refused(
+    kind: ConnectionType, method: str, tail: str, refused: bool
+) -> None:
+    assert (registry.around_the_gateway(kind, method, tail) is not None) is refused

@@ -201,6 +201,29 @@ def _stored(method: str, path: str) -> Operation | None:
     return STORED_CHAT if method in ("GET", "POST") else None
 
 
+_AROUND = re.compile(
+    r"/(?:realtime(?:/translations)?/client_secrets|realtime/(?:sessions|transcription_sessions)"
+    r"|realtime/calls(?:/.*)?|realtimeapi/sessions|chatkit/sessions)$"
+)
+"""OpenAI endpoints that hand the agent a way to the provider that does not
+pass the gateway: an ephemeral client secret (Realtime, ChatKit), or a
+WebRTC / SIP call whose media and events flow directly."""
+
+
+def around_the_gateway(kind: ConnectionType, method: str, tail: str) -> str | None:
+    """Why a request must be refused because it opens a path to the provider
+    around the gateway (minted with the gateway's own credential), if it does."""
+    if kind is ConnectionType.ANTHROPIC or method != "POST":
+        return None
+    if _AROUND.search("/" + tail.strip("/")) is None:
+        return None
+    return (
+        "Warden does not let agents open sessions with the provider that bypass it "
+        "(Realtime client secrets, sessions and WebRTC or SIP calls, ChatKit sessions): "
+        "what flowed through them would not be inspected or recorded"
+    )
+
+
 def flavor(kind: ConnectionType) -> Flavor:
     return Flavor.ANTHROPIC if kind is ConnectionType.ANTHROPIC else Flavor.OPENAI
 

@@ -31,7 +31,7 @@ from warden.pipeline.request import JsonRequestView
 from warden.pipeline.types import Decision, Direction, Exchange, Flow, Identity
 from warden.protocols.anthropic_batches import LINKS
 from warden.protocols.base import dumps_bytes
-from warden.protocols.registry import Operation, resolve
+from warden.protocols.registry import Operation, around_the_gateway, resolve
 from warden.server.keys import RECORDER, RUNTIME, STATE
 from warden.server.logs import log_fields
 from warden.server.relay import (
@@ -214,6 +214,10 @@ async def _exchange(ctx: Context) -> web.StreamResponse:
                 "their frames would pass uninspected; use the HTTP API",
             ),
         )
+    around = around_the_gateway(connection.config.type, request.method, tail)
+    if around is not None:
+        await ctx.recorder.record(ctx.exchange, RecordKind.REQUEST, target)
+        return _fail(ctx, GatewayError(ErrorKind.PERMISSION, around), outcome="blocked")
     body = await _read_body(request, limits.max_body_bytes)
     if isinstance(body, GatewayError):
         await ctx.recorder.record(ctx.exchange, RecordKind.REQUEST, target)
