@@ -30,6 +30,7 @@ from warden.protocols.base import (
     denial_text,
     dumps,
     loads_event,
+    whole_text,
 )
 from warden.protocols.sse import RemoteProtocolError, SSEEvent, encode_event
 
@@ -143,12 +144,9 @@ def transform_complete_body(
     if not isinstance(body, dict) or not isinstance(body.get("completion"), str):
         return None
     book = ChannelBook(exchange, pipeline, complete=True)
-    book.start(Channel(KEY, ChannelKind.TEXT))
-    first, fed = book.feed(KEY, body["completion"])
-    last, ended = book.end(KEY)
-    flow = fed or ended
+    text, flow = whole_text(book, KEY, ChannelKind.TEXT, body["completion"])
     if flow is not None and flow.flow is Flow.BLOCK:
         return [Block(flow)]
     # held text in a whole body cannot be paused: it is denied
-    body["completion"] = denial_text(flow) if flow else first.text + last.text
+    body["completion"] = denial_text(flow) if flow else text
     return None

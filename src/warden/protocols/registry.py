@@ -1,11 +1,15 @@
 """Which operations of each connection type the gateway inspects.
 
-Model output comes back from more than the endpoints that create it: a
-stored Response (``GET /responses/{id}``, streamed again with
-``?stream=true``, or returned by ``POST /responses/{id}/cancel``) and stored
-chat completions (``GET /chat/completions/{id}``, the list, and the metadata
-update that returns the completion) carry it too, so they go through the
-same body and stream adapters as the answers they store.
+Text reaches the provider, and model output comes back, through more than
+the endpoints that ask for an answer now. Requests kept for later (Message
+Batches, a conversation's items, a history sent to be compacted, a request
+sent only to be counted) are inspected like the requests they hold. Answers
+kept by the provider come back again (a stored Response, ``GET
+/responses/{id}``, streamed again with ``?stream=true`` or returned by its
+cancel; stored chat completions, one, the list, the metadata update; a
+conversation's items; a batch's results file) and go through the same
+adapters as the answers they store. Endpoints that would open a session
+with the provider around the gateway are refused (:func:`around_the_gateway`).
 
 Anything not listed here (models, files, batches, new endpoints) is passed
 through untouched, so new API versions keep working.
@@ -215,7 +219,9 @@ def around_the_gateway(kind: ConnectionType, method: str, tail: str) -> str | No
     around the gateway (minted with the gateway's own credential), if it does."""
     if kind is ConnectionType.ANTHROPIC or method != "POST":
         return None
-    if _AROUND.search("/" + tail.strip("/")) is None:
+    if ("/realtime" not in tail and "/chatkit" not in tail) or _AROUND.search(
+        "/" + tail.strip("/")
+    ) is None:
         return None
     return (
         "Warden does not let agents open sessions with the provider that bypass it "
@@ -230,43 +236,49 @@ def flavor(kind: ConnectionType) -> Flavor:
 
 def resolve(kind: ConnectionType, method: str, tail: str) -> Operation | None:
     path = "/" + tail.strip("/")
-    if kind is not ConnectionType.ANTHROPIC:
-        stored = _stored(method, path)
-        if stored is not None:
-            return stored
-        if method == "GET" and path.endswith("/chat/completions"):
-            return STORED_CHATS
-        if _CONVERSATION.search(path) is not None:
-            if path.endswith("/conversations"):
-                return NEW_CONVERSATION if method == "POST" else None
-            one_item = not path.endswith("/items")
-            if method == "GET" or (method == "POST" and not one_item):
-                return CONVERSATION_ITEMS
-            return None
-    if kind is ConnectionType.ANTHROPIC and (batch := _BATCH.search(path)) is not None:
-        # the create (POST), one (GET) or every batch (GET), a cancel, the results
-        action = batch["action"]
-        if action == "/results":
-            return BATCH_RESULTS if method == "GET" else None
-        if batch["id"] is None:
-            return BATCHES if method == "POST" else STORED_BATCH if method == "GET" else None
-        return STORED_BATCH if method == ("POST" if action else "GET") else None
-    if method != "POST":
-        return None
     if kind is ConnectionType.ANTHROPIC:
+        return _anthropic(method, path)
+    return _openai(method, path)
+
+
+def _anthropic(method: str, path: str) -> Operation | None:
+    if method == "POST":  # what agents send most, first
         if path.endswith("/v1/messages"):
             return MESSAGES
         if path.endswith("/v1/messages/count_tokens"):
             return COUNT_TOKENS
         if path.endswith("/v1/complete"):
             return COMPLETE
+    batch = _BATCH.search(path) if "/batches" in path else None
+    if batch is None:
         return None
-    if path.endswith("/chat/completions"):
-        return CHAT
-    if path.endswith("/responses"):
-        return RESPONSES
-    if path.endswith("/embeddings"):
-        return EMBEDDINGS
-    if path.endswith("/completions"):  # the legacy text API (chat is matched above)
-        return COMPLETIONS
+    # the create (POST), one (GET) or every batch (GET), a cancel, the results
+    action = batch["action"]
+    if action == "/results":
+        return BATCH_RESULTS if method == "GET" else None
+    if batch["id"] is None:
+        return BATCHES if method == "POST" else STORED_BATCH if method == "GET" else None
+    return STORED_BATCH if method == ("POST" if action else "GET") else None
+
+
+def _openai(method: str, path: str) -> Operation | None:
+    if method == "POST":  # what agents send most, first
+        if path.endswith("/chat/completions"):
+            return CHAT
+        if path.endswith("/responses"):
+            return RESPONSES
+        if path.endswith("/embeddings"):
+            return EMBEDDINGS
+        if path.endswith("/completions"):  # the legacy text API (chat is matched above)
+            return COMPLETIONS
+    if method == "GET" and path.endswith("/chat/completions"):
+        return STORED_CHATS
+    stored = _stored(method, path)
+    if stored is not None:
+        return stored
+    if "/conversations" in path and _CONVERSATION.search(path) is not None:
+        if path.endswith("/conversations"):
+            return NEW_CONVERSATION if method == "POST" else None
+        if method == "GET" or (method == "POST" and path.endswith("/items")):
+            return CONVERSATION_ITEMS
     return None

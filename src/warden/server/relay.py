@@ -211,7 +211,7 @@ async def relay_lines(
     await response.prepare(ctx.request)
     limit = ctx.runtime.config.limits.max_event_bytes
     broker = ctx.connection.broker
-    rest = b""
+    pending = bytearray()  # the part line read so far
     total = lines = 0
     t0 = time.monotonic()
     reader = upstream.content
@@ -222,9 +222,11 @@ async def relay_lines(
             await _cut_short(ctx, response, upstream, total, exc)
             return response
         total += len(chunk)
-        parts = (rest + chunk).split(b"\n") if chunk else [rest, b""]
-        rest = parts.pop()
-        if len(rest) > limit:
+        pending += chunk
+        cut = pending.rfind(b"\n") + 1 if chunk else len(pending)
+        parts = bytes(pending[:cut]).split(b"\n")
+        del pending[:cut]
+        if len(pending) > limit:
             await _cut_short(ctx, response, upstream, total, ValueError("a line over the limit"))
             return response
         wire: list[bytes] = []
