@@ -318,3 +318,14 @@ def test_a_message_batch_is_masked_both_ways(
     assert "[TOKEN:github-pat-classic:" in json.dumps(sent.json)
     assert not fake_provider.recorder.anywhere(GITHUB_PAT)
     assert_only_gateway_token_upstream(fake_provider, gateway)
+
+
+def test_an_uploaded_text_file_is_tokenized(
+    fake_provider: FakeProvider, gateway: Gateway, sdk: anthropic.Anthropic
+) -> None:
+    uploaded = sdk.files.upload(
+        file=("notes.md", f"push with {GITHUB_PAT}".encode(), "text/markdown")
+    )
+    kept = fake_provider.stored[uploaded.id]["content"].decode()
+    assert kept.startswith("push with [TOKEN:github-pat-classic:") and GITHUB_PAT not in kept
+    assert uploaded.filename == "notes.md" and uploaded.size_bytes == len(kept.encode())

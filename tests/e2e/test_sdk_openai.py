@@ -353,3 +353,39 @@ def test_no_session_around_the_gateway_is_handed_out(
     with pytest.raises(openai.PermissionDeniedError, match="bypass"):
         sdk.realtime.calls.create(sdp="v=0\r\n")
     assert not fake_provider.recorder.requests
+
+
+PRIVATE_KEY = (
+    "-----BEGIN OPENSSH PRIVATE KEY-----\n"
+    "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n"
+    "QyNTUxOQAAACBXnT1xL0s2ZpW7QJd7pV9w8QeLrG0m4Z3cYH2bXw8cJAAAAJi4m6Vx\n"
+    "-----END OPENSSH PRIVATE KEY-----"
+)
+
+
+def test_uploaded_text_files_are_tokenized(
+    fake_provider: FakeProvider, gateway: Gateway, sdk: openai.OpenAI
+) -> None:
+    """A file an agent uploads reaches the provider like a prompt: a text file
+    is tokenized; a batch input is inspected request by request (so a key
+    JSON-escaped inside a line is found as itself); a binary file passes."""
+    notes = sdk.files.create(
+        file=("notes.txt", f"TOKEN={GITHUB_PAT}\n".encode()), purpose="user_data"
+    )
+    kept = fake_provider.stored[notes.id]["content"].decode()
+    assert kept.startswith("TOKEN=[TOKEN:github-pat-classic:") and GITHUB_PAT not in kept
+    line = {
+        "custom_id": "a",
+        "method": "POST",
+        "url": "/v1/chat/completions",
+        "body": {"model": "gpt-4o", "messages": [{"role": "user", "content": PRIVATE_KEY}]},
+    }
+    batch = sdk.files.create(file=("in.jsonl", (json.dumps(line) + "\n").encode()), purpose="batch")
+    [sent] = [json.loads(x) for x in fake_provider.stored[batch.id]["content"].splitlines()]
+    assert sent["custom_id"] == "a" and sent["url"] == "/v1/chat/completions"
+    assert sent["body"]["messages"][0]["content"].startswith("[TOKEN:")
+    assert "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ" not in json.dumps(sent)
+    image = b"\x89PNG\r\n\x1a\n\xff\x00" + GITHUB_PAT.encode()
+    picture = sdk.files.create(file=("x.png", image), purpose="vision")
+    assert fake_provider.stored[picture.id]["content"] == image
+    assert sdk.files.content(notes.id).read().decode() == kept

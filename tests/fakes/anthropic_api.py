@@ -22,7 +22,7 @@ from tests.fakes.script import (
     estimate_tokens,
     pieces,
 )
-from tests.fakes.wire import SseStream, json_response, token
+from tests.fakes.wire import SseStream, form_fields, json_response, token
 
 if TYPE_CHECKING:
     from tests.fakes.provider import FakeProvider
@@ -337,6 +337,27 @@ def routes(provider: FakeProvider) -> list[tuple[str, str, Handler]]:
             return error_response(error)
         return json_response(found["batch"], headers={"request-id": request_id()})
 
+    async def upload_file(request: web.Request) -> web.StreamResponse:
+        try:
+            check_headers(provider, request)
+            form = await form_fields(request)
+            if "file" not in form or form["file"][0] is None:
+                raise ApiError(400, "file: Field required")
+        except ApiError as error:
+            return error_response(error)
+        filename, mime_type, content = form["file"]
+        kept = {
+            "id": "file_011C" + token(20),
+            "type": "file",
+            "filename": filename,
+            "mime_type": mime_type or "application/octet-stream",
+            "size_bytes": len(content),
+            "created_at": dt.datetime.now(dt.UTC).isoformat(),
+            "downloadable": False,
+        }
+        provider.stored[kept["id"]] = {**kept, "content": content}
+        return json_response(kept, headers={"request-id": request_id()})
+
     async def batch_results(request: web.Request) -> web.StreamResponse:
         try:
             found = stored_batch(request)
@@ -353,6 +374,7 @@ def routes(provider: FakeProvider) -> list[tuple[str, str, Handler]]:
         ("POST", "/v1/messages", messages),
         ("POST", "/v1/complete", complete),
         ("POST", "/v1/messages/batches", create_batch),
+        ("POST", "/v1/files", upload_file),
         ("GET", "/v1/messages/batches/{batch_id}", get_batch),
         ("GET", "/v1/messages/batches/{batch_id}/results", batch_results),
         ("POST", "/v1/messages/count_tokens", count_tokens),

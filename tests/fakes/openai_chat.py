@@ -26,7 +26,7 @@ from tests.fakes.script import (
     estimate_tokens,
     pieces,
 )
-from tests.fakes.wire import SseStream, json_response, token
+from tests.fakes.wire import SseStream, form_fields, json_response, token
 
 if TYPE_CHECKING:
     from tests.fakes.provider import FakeProvider
@@ -272,6 +272,41 @@ def chat_completions(provider: FakeProvider, authorize: Authorize, flavor: Flavo
     return guarded(authorize, handle)
 
 
+def files(provider: FakeProvider, authorize: Authorize) -> list[tuple[str, str, Handler]]:
+    """``POST /v1/files`` (multipart: ``purpose`` and ``file``) and its content back."""
+
+    async def upload(request: web.Request) -> web.StreamResponse:
+        form = await form_fields(request)
+        if "file" not in form or form["file"][0] is None:
+            raise ApiError(400, "Missing required parameter: 'file'.", param="file")
+        if "purpose" not in form:
+            raise ApiError(400, "Missing required parameter: 'purpose'.", param="purpose")
+        filename, _, content = form["file"]
+        purpose = form["purpose"][2].decode()
+        kept = {
+            "id": "file-" + token(22),
+            "object": "file",
+            "bytes": len(content),
+            "created_at": int(time.time()),
+            "filename": filename,
+            "purpose": purpose,
+        }
+        provider.stored[kept["id"]] = {**kept, "content": content}
+        return json_response(kept, headers={"x-request-id": request_id()})
+
+    async def content(request: web.Request) -> web.StreamResponse:
+        wanted = request.match_info["file_id"]
+        found = provider.stored.get(wanted)
+        if found is None or found.get("object") != "file":
+            raise ApiError(404, f"No such File object: {wanted}", param="id")
+        return web.Response(body=found["content"], content_type="application/octet-stream")
+
+    return [
+        ("POST", "/v1/files", guarded(authorize, upload)),
+        ("GET", "/v1/files/{file_id}/content", guarded(authorize, content)),
+    ]
+
+
 def stored_completions(
     provider: FakeProvider, authorize: Authorize
 ) -> list[tuple[str, str, Handler]]:
@@ -448,6 +483,7 @@ def routes(provider: FakeProvider) -> list[tuple[str, str, Handler]]:
     return [
         ("POST", "/v1/chat/completions", chat_completions(provider, authorize, "openai")),
         *stored_completions(provider, authorize),
+        *files(provider, authorize),
         ("POST", "/v1/embeddings", embeddings(provider, authorize, "openai")),
         ("GET", "/v1/models", list_all),
         ("GET", "/v1/models/{model}", get_one),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import secrets
 import string
@@ -64,3 +66,23 @@ class SseStream:
     async def close(self) -> web.StreamResponse:
         await self._response.write_eof()
         return self._response
+
+
+async def form_fields(request: web.Request) -> dict[str, tuple[str | None, str | None, bytes]]:
+    """A multipart/form-data body as name -> (file name, content type, bytes).
+
+    Parsed from the body bytes (the recording middleware has read the stream
+    already, so aiohttp's ``request.post()`` would find it empty)."""
+    raw = await request.read()
+    head = f"Content-Type: {request.headers.get('Content-Type', '')}\r\n\r\n".encode()
+    message = email.message_from_bytes(head + raw, policy=email.policy.HTTP)
+    if not message.is_multipart():
+        return {}
+    fields: dict[str, tuple[str | None, str | None, bytes]] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if isinstance(name, str) and isinstance(payload, bytes):
+            kind = part.get_content_type() if part.get("content-type") else None
+            fields[name] = (part.get_filename(), kind, payload)
+    return fields

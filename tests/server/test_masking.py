@@ -578,3 +578,12 @@ def test_batch_results_that_are_not_json_lines_are_cut_short(env: dict[str, str]
     with pytest.raises(http.client.IncompleteRead) as cut:
         _fetch_results(env, [_results_line("a", "ok"), b"not json\n", _results_line("c", "late")])
     assert b'"late"' not in cut.value.partial
+
+
+def test_an_upload_a_blocking_rule_matches_never_reaches_the_provider(
+    masked: str, provider: FakeProvider
+) -> None:
+    client = openai.OpenAI(base_url=masked + "/openai/v1", api_key=GATEWAY_TOKEN, max_retries=0)
+    with pytest.raises(openai.BadRequestError, match="private-key-block"):
+        client.files.create(file=("id_ed25519", PRIVATE_KEY.encode()), purpose="user_data")
+    assert not provider.recorder.requests and not provider.stored

@@ -76,6 +76,8 @@ class Operation:
     links: bool = False
     """The answer names URLs at the upstream, which ``body`` points at the gateway
     (the handler puts both bases in ``exchange.state``)."""
+    upload: bool = False
+    """A multipart file upload: its text file is inspected (:mod:`uploads`)."""
 
 
 def no_slots(body: Any) -> Iterator[TextSlot]:
@@ -83,6 +85,7 @@ def no_slots(body: Any) -> Iterator[TextSlot]:
     return iter(())
 
 
+UPLOAD = Operation("files.upload", no_slots, upload=True)
 MESSAGES = Operation(
     "messages", anthropic.iter_slots, anthropic.AnthropicStream, anthropic.transform_body
 )
@@ -249,6 +252,8 @@ def _anthropic(method: str, path: str) -> Operation | None:
             return COUNT_TOKENS
         if path.endswith("/v1/complete"):
             return COMPLETE
+        if path.endswith("/v1/files"):
+            return UPLOAD
     batch = _BATCH.search(path) if "/batches" in path else None
     if batch is None:
         return None
@@ -271,6 +276,8 @@ def _openai(method: str, path: str) -> Operation | None:
             return EMBEDDINGS
         if path.endswith("/completions"):  # the legacy text API (chat is matched above)
             return COMPLETIONS
+        if path.endswith("/files"):
+            return UPLOAD
     if method == "GET" and path.endswith("/chat/completions"):
         return STORED_CHATS
     stored = _stored(method, path)

@@ -15,7 +15,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,11 +27,12 @@ from warden.config.model import PolicyConfig, RecordingMode
 from warden.errors import ErrorKind, Flavor, GatewayError, error_body, recording_failed
 from warden.pipeline.chain import Pipeline
 from warden.pipeline.record import NullRecorder, Recorder, RecordingFailed, RecordKind
-from warden.pipeline.request import JsonRequestView
+from warden.pipeline.request import JsonRequestView, SlotWalker
 from warden.pipeline.types import Decision, Direction, Exchange, Flow, Identity
 from warden.protocols.anthropic_batches import LINKS
 from warden.protocols.base import dumps_bytes
 from warden.protocols.registry import Operation, around_the_gateway, resolve
+from warden.protocols.uploads import Upload, read_upload
 from warden.server.keys import RECORDER, RUNTIME, STATE
 from warden.server.logs import log_fields
 from warden.server.relay import (
@@ -175,6 +176,17 @@ async def proxy(request: web.Request) -> web.StreamResponse:
         await _finish(ctx)
 
 
+def _walker_for(ctx: Context) -> Callable[[str], SlotWalker | None]:
+    """How a batch input line's ``url`` is inspected on this connection."""
+    kind = ctx.connection.config.type
+
+    def walker(url: str) -> SlotWalker | None:
+        operation = resolve(kind, "POST", url)
+        return None if operation is None or operation.upload else operation.walker
+
+    return walker
+
+
 def _raw_enabled(recorder: Recorder) -> bool:
     return bool(getattr(recorder, "raw_enabled", False))
 
@@ -224,7 +236,7 @@ async def _exchange(ctx: Context) -> web.StreamResponse:
         return _fail(ctx, body)
 
     parsed: Any = None
-    if operation is not None and body:
+    if operation is not None and body and not operation.upload:
         try:
             parsed = json.loads(body)
         except ValueError as exc:
@@ -251,8 +263,17 @@ async def _exchange(ctx: Context) -> web.StreamResponse:
     decisions: list[Decision] = []
     failure: GatewayError | None = None
     outcome = "error"
-    if operation is not None and parsed is not None:
+    upload: Upload | None = None
+    view: JsonRequestView | None = None
+    if operation is not None and operation.upload and body:
+        found = read_upload(request.headers.get("Content-Type", ""), body, _walker_for(ctx))
+        if isinstance(found, Upload):
+            upload, view = found, found.view
+        else:
+            opening["file"] = found
+    elif operation is not None and parsed is not None:
         view = JsonRequestView(parsed, operation.name, operation.walker)
+    if view is not None:
         try:
             decisions = ctx.pipeline.inspect_request(ctx.exchange, view)
         except Exception:
@@ -263,15 +284,21 @@ async def _exchange(ctx: Context) -> web.StreamResponse:
             if blocked is not None:
                 # Only the size: a blocking rule may leave its match unmasked.
                 failure, outcome = _blocked_error(blocked), "blocked"
+            elif upload is not None:
+                if view.dirty:
+                    body = upload.rebuilt()
+                opening = {**target, "bytes": len(body), "file": upload.record()}
             else:
                 if view.dirty:
                     body = dumps_bytes(parsed)
                 opening = {**target, "body": parsed}
     await ctx.recorder.record(ctx.exchange, RecordKind.REQUEST, opening)
     await _record_decisions(ctx, decisions, Direction.REQUEST)
-    if ctx.policy.raw_recording and parsed is not None and _raw_enabled(ctx.recorder):
+    if ctx.policy.raw_recording and view is not None and _raw_enabled(ctx.recorder):
         await ctx.recorder.record_raw(  # type: ignore[attr-defined]
-            ctx.exchange, RecordKind.REQUEST, {"body": json.loads(original)}
+            ctx.exchange,
+            RecordKind.REQUEST,
+            {"file": upload.original} if upload is not None else {"body": json.loads(original)},
         )
     if failure is not None:
         return _fail(ctx, failure, outcome=outcome)
