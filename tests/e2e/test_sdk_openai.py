@@ -389,3 +389,36 @@ def test_uploaded_text_files_are_tokenized(
     picture = sdk.files.create(file=("x.png", image), purpose="vision")
     assert fake_provider.stored[picture.id]["content"] == image
     assert sdk.files.content(notes.id).read().decode() == kept
+
+
+def test_a_batch_is_masked_both_ways(
+    fake_provider: FakeProvider, gateway: Gateway, sdk: openai.OpenAI
+) -> None:
+    """The Batch API: the input file is tokenized request by request on
+    upload, and the output file (the answers) is masked line by line when it
+    is downloaded; any other download passes as it was."""
+    fake_provider.script.push(say(f"Push with {GITHUB_PAT} now."), say("fine"))
+    lines = [
+        {
+            "custom_id": name,
+            "method": "POST",
+            "url": "/v1/chat/completions",
+            "body": {"model": "gpt-4o", "messages": [{"role": "user", "content": asked}]},
+        }
+        for name, asked in (("a", f"my token is {GITHUB_PAT}"), ("b", "hi"))
+    ]
+    text = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    uploaded = sdk.files.create(file=("in.jsonl", text), purpose="batch")
+    batch = sdk.batches.create(
+        input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
+    )
+    done = sdk.batches.retrieve(batch.id)
+    assert done.status == "completed" and done.output_file_id
+    output = [json.loads(x) for x in sdk.files.content(done.output_file_id).text.splitlines()]
+    said = {
+        o["custom_id"]: o["response"]["body"]["choices"][0]["message"]["content"] for o in output
+    }
+    assert said == {"a": f"Push with {REDACTED} now.", "b": "fine"}
+    assert not fake_provider.recorder.anywhere(GITHUB_PAT)
+    notes = sdk.files.create(file=("notes.txt", b"plain\nfile\n"), purpose="user_data")
+    assert sdk.files.content(notes.id).read() == b"plain\nfile\n"

@@ -307,6 +307,91 @@ def files(provider: FakeProvider, authorize: Authorize) -> list[tuple[str, str, 
     ]
 
 
+def batches(provider: FakeProvider, authorize: Authorize) -> list[tuple[str, str, Handler]]:
+    """``POST /v1/batches`` over an uploaded ``/v1/chat/completions`` input
+    file; the batch has completed by the next look, its answers in an output
+    file (one line per request, as the Batch API writes them)."""
+
+    def answer(line: dict[str, Any]) -> dict[str, Any]:
+        body = line.get("body") or {}
+        messages = body.get("messages") or []
+        reply = provider.script.next_for(
+            ModelRequest(
+                "openai-chat",
+                body.get("model", "gpt-4o"),
+                False,
+                last_user_text(messages),
+                body=body,
+            )
+        )
+        prompt, completion = usage_of(messages, reply)
+        message = {"role": "assistant", "content": reply.text, "refusal": None, "annotations": []}
+        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}
+        answer_body = {
+            "id": "chatcmpl-" + token(29),
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", "gpt-4o"),
+            "choices": [choice],
+            "usage": chat_usage(prompt, completion),
+        }
+        return {
+            "id": "batch_req_" + token(24),
+            "custom_id": line.get("custom_id"),
+            "response": {"status_code": 200, "request_id": request_id(), "body": answer_body},
+            "error": None,
+        }
+
+    async def create(request: web.Request) -> web.StreamResponse:
+        body = await read_json(request, ("input_file_id", "endpoint", "completion_window"))
+        found = provider.stored.get(body["input_file_id"])
+        if found is None or found.get("object") != "file":
+            raise ApiError(400, "Invalid 'input_file_id'.", param="input_file_id")
+        lines = [json.loads(x) for x in found["content"].decode().splitlines() if x.strip()]
+        output = "".join(json.dumps(answer(line)) + "\n" for line in lines).encode()
+        out_id = "file-" + token(22)
+        provider.stored[out_id] = {
+            "id": out_id,
+            "object": "file",
+            "bytes": len(output),
+            "created_at": int(time.time()),
+            "filename": "batch_output.jsonl",
+            "purpose": "batch_output",
+            "content": output,
+        }
+        batch = {
+            "id": "batch_" + token(24),
+            "object": "batch",
+            "endpoint": body["endpoint"],
+            "input_file_id": body["input_file_id"],
+            "completion_window": body["completion_window"],
+            "status": "validating",
+            "output_file_id": None,
+            "error_file_id": None,
+            "created_at": int(time.time()),
+            "request_counts": {"total": len(lines), "completed": 0, "failed": 0},
+        }
+        provider.stored[batch["id"]] = {
+            **batch,
+            "status": "completed",
+            "output_file_id": out_id,
+            "request_counts": {"total": len(lines), "completed": len(lines), "failed": 0},
+        }
+        return json_response(batch, headers={"x-request-id": request_id()})
+
+    async def retrieve(request: web.Request) -> web.StreamResponse:
+        wanted = request.match_info["batch_id"]
+        found = provider.stored.get(wanted)
+        if found is None or found.get("object") != "batch":
+            raise ApiError(404, f"No batch found with id '{wanted}'.", param="batch_id")
+        return json_response(found, headers={"x-request-id": request_id()})
+
+    return [
+        ("POST", "/v1/batches", guarded(authorize, create)),
+        ("GET", "/v1/batches/{batch_id}", guarded(authorize, retrieve)),
+    ]
+
+
 def stored_completions(
     provider: FakeProvider, authorize: Authorize
 ) -> list[tuple[str, str, Handler]]:
@@ -484,6 +569,7 @@ def routes(provider: FakeProvider) -> list[tuple[str, str, Handler]]:
         ("POST", "/v1/chat/completions", chat_completions(provider, authorize, "openai")),
         *stored_completions(provider, authorize),
         *files(provider, authorize),
+        *batches(provider, authorize),
         ("POST", "/v1/embeddings", embeddings(provider, authorize, "openai")),
         ("GET", "/v1/models", list_all),
         ("GET", "/v1/models/{model}", get_one),

@@ -600,8 +600,10 @@ def test_an_upstream_that_breaks_a_passed_through_body_cuts_the_agents_body(
     """A pass-through body (a file download) the upstream stops sending
     halfway: its status line already went to the agent, so the agent's
     connection is closed without the body's end and its client raises.
-    Before, a 502 response was written into the body being sent."""
-    sent = b"A" * 300
+    Before, a 502 response was written into the body being sent. (A file
+    download's first line is read before anything is sent, to tell a
+    batch's output from other files: the break comes after it.)"""
+    sent = b"A" * 100 + b"\n" + b"A" * 200
     upstream_handler = closing_after("application/octet-stream", sent, declared=5000)
     with (
         serving(upstream_handler) as upstream,
@@ -705,3 +707,18 @@ async def test_a_websocket_upgrade_is_refused_clearly(gateway: str, provider: Fa
     assert response.status == 400 and "WebSocket" in error["message"]
     assert error["type"] == "invalid_request_error"
     assert not provider.recorder.requests
+
+
+def test_a_download_that_breaks_before_its_first_line_is_a_502(env: dict[str, str]) -> None:
+    """Nothing went to the agent yet while the gateway read the first line (to
+    tell a batch's output from other files), so a break there is an error
+    answer in the provider's format, not a cut body."""
+    upstream_handler = closing_after("application/octet-stream", b"A" * 300, declared=5000)
+    with (
+        serving(upstream_handler) as upstream,
+        run_gateway(gateway_config(upstream), env=env) as (url, _),
+        pytest.raises(openai.APIStatusError) as raised,
+    ):
+        oai(url).files.content("file-1")
+    assert raised.value.status_code == 502
+    assert "upstream" in raised.value.message

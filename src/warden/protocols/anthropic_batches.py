@@ -25,11 +25,11 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from warden.errors import ErrorKind, Flavor, GatewayError, error_object
+from warden.errors import Flavor, error_object
 from warden.pipeline.chain import Pipeline
 from warden.pipeline.types import Exchange, TextSlot
 from warden.protocols import anthropic
-from warden.protocols.base import Block, Patch
+from warden.protocols.base import Block, Patch, response_blocked
 
 LINKS = "links"
 """``exchange.state`` key: (the upstream's base URL, the gateway's base URL
@@ -85,14 +85,8 @@ def transform_result(line: Any, exchange: Exchange, pipeline: Pipeline) -> list[
     found = anthropic.transform_body(result.get("message"), exchange, pipeline) or []
     blocks = [item for item in found if isinstance(item, Block)]
     if blocks:
-        decision = blocks[0].decision
-        reason = decision.reason or "the response matched a blocking rule"
-        error = GatewayError(
-            ErrorKind.BLOCKED,
-            f"Warden stopped this response: {reason} (rule: {decision.rule})",
-            rule=decision.rule,
-        )
-        line["result"] = {"type": "errored", "error": error_object(error, Flavor.ANTHROPIC)}
+        error = error_object(response_blocked(blocks[0].decision), Flavor.ANTHROPIC)
+        line["result"] = {"type": "errored", "error": error}
         return None
     patches = [item for item in found if isinstance(item, Patch)]
     return patches or None

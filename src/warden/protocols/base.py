@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from warden.errors import ErrorKind, GatewayError
 from warden.pipeline.chain import ChannelChain, Pipeline
 from warden.pipeline.types import (
     EMPTY,
@@ -133,6 +134,16 @@ def loads_event(data: str) -> Any:
         return json.loads(data)
     except ValueError as exc:
         raise RemoteProtocolError("the upstream sent an SSE event whose data is not JSON") from exc
+
+
+def response_blocked(decision: Decision) -> GatewayError:
+    """The error for an answer a blocking rule stopped."""
+    reason = decision.reason or "the response matched a blocking rule"
+    return GatewayError(
+        ErrorKind.BLOCKED,
+        f"Warden stopped this response: {reason} (rule: {decision.rule})",
+        rule=decision.rule,
+    )
 
 
 def denial_text(decision: Decision, message: str | None = None) -> str:

@@ -31,6 +31,7 @@ from warden.protocols import (
     anthropic,
     anthropic_batches,
     anthropic_complete,
+    openai_batches,
     openai_chat,
     openai_completions,
     openai_conversations,
@@ -76,6 +77,9 @@ class Operation:
     links: bool = False
     """The answer names URLs at the upstream, which ``body`` points at the gateway
     (the handler puts both bases in ``exchange.state``)."""
+    sniff: Callable[[bytes], bool] | None = None
+    """With ``lines``: whether a body's first line makes it JSON Lines to
+    inspect; a body whose first line does not passes untouched."""
     upload: bool = False
     """A multipart file upload: its text file is inspected (:mod:`uploads`)."""
 
@@ -188,6 +192,16 @@ or one item): inspected like Responses output either way on return."""
 _CONVERSATION = re.compile(r"/conversations(?:/[^/]+/items(?:/[^/]+)?)?$")
 
 
+FILE_CONTENT = Operation(
+    "files.content",
+    no_slots,
+    lines=openai_batches.transform_output_line,
+    sniff=openai_batches.is_output_line,
+)
+"""A file download: inspected line by line when it is a batch's output."""
+_FILE_CONTENT = re.compile(r"/files/[^/]+/content$")
+
+
 _RESPONSES_ACTIONS = {"compact": COMPACT, "input_tokens": INPUT_TOKENS}
 """``POST /responses/<name>``: endpoints, not stored objects."""
 
@@ -278,8 +292,11 @@ def _openai(method: str, path: str) -> Operation | None:
             return COMPLETIONS
         if path.endswith("/files"):
             return UPLOAD
-    if method == "GET" and path.endswith("/chat/completions"):
-        return STORED_CHATS
+    if method == "GET":
+        if path.endswith("/chat/completions"):
+            return STORED_CHATS
+        if path.endswith("/content") and _FILE_CONTENT.search(path) is not None:
+            return FILE_CONTENT
     stored = _stored(method, path)
     if stored is not None:
         return stored

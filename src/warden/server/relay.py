@@ -40,6 +40,7 @@ from warden.protocols.base import (
     Wire,
     dumps_bytes,
     patched,
+    response_blocked,
 )
 from warden.protocols.registry import Operation
 from warden.protocols.sse import RemoteProtocolError, SSEDecoder, SSEEvent
@@ -57,15 +58,6 @@ _ANTHROPIC_PING = b'event: ping\ndata: {"type":"ping"}\n\n'
 _SSE_COMMENT = b": warden holding for review\n\n"
 
 
-def _blocked(decision: Any) -> GatewayError:
-    reason = decision.reason or "the response matched a blocking rule"
-    return GatewayError(
-        ErrorKind.BLOCKED,
-        f"Warden stopped this response: {reason} (rule: {decision.rule})",
-        rule=decision.rule,
-    )
-
-
 async def record_end(ctx: Context, **response: Any) -> None:
     """Close the exchange's record: outcome, status, duration, and for a
     whole response the response itself (one event, not two)."""
@@ -78,8 +70,27 @@ async def record_end(ctx: Context, **response: Any) -> None:
     )
 
 
+class _Chunks:
+    """An upstream body's reads, after bytes already read from it (a peek)."""
+
+    def __init__(self, reader: aiohttp.StreamReader, first: bytes = b"") -> None:
+        self._reader = reader
+        self._first = first
+
+    async def next(self) -> bytes:
+        """The next bytes; ``b""`` at the end."""
+        if self._first:
+            first, self._first = self._first, b""
+            return first
+        return await self._reader.readany()
+
+
 async def relay_raw(
-    ctx: Context, upstream: aiohttp.ClientResponse, headers: CIMultiDict[str]
+    ctx: Context,
+    upstream: aiohttp.ClientResponse,
+    headers: CIMultiDict[str],
+    *,
+    first: bytes = b"",
 ) -> web.StreamResponse:
     """Pass a body through, scrubbing any echo of the upstream credential.
 
@@ -97,10 +108,10 @@ async def relay_raw(
     await response.prepare(ctx.request)
     scrubber = broker.scrubber()
     total = 0
-    reader = upstream.content
+    chunks = _Chunks(upstream.content, first)
     while True:
         try:
-            chunk = await reader.readany()
+            chunk = await chunks.next()
         except (aiohttp.ClientError, TimeoutError) as exc:
             # Only the upstream's read is guarded: a failed write to the
             # agent (it went away) is a ConnectionResetError for the caller.
@@ -172,7 +183,7 @@ async def relay_json(
     blocks = [item for item in result if isinstance(item, Block)]
     if blocks:
         ctx.outcome = "blocked"
-        return _error(ctx, _blocked(blocks[0].decision))
+        return _error(ctx, response_blocked(blocks[0].decision))
     patches = [item for item in result if isinstance(item, Patch)]
     if patches:
         # The agent's copy gets vault values back in its tool arguments; the
@@ -204,20 +215,37 @@ async def relay_lines(
     The status line is out before the first line is read, so a line that
     is not JSON, one longer than the event limit, an inspector that fails
     or an upstream that breaks cut the body short (no last chunk): the
-    agent's client reports an incomplete body rather than take the rest."""
+    agent's client reports an incomplete body rather than take the rest.
+
+    With ``operation.sniff``, the body is JSON Lines only if its first line
+    says so (a file download may be a batch's answers or anything else): it
+    is read first, and a body that fails the check passes as
+    :func:`relay_raw` passes it."""
     assert operation.lines is not None
     transform = operation.lines
+    limit = ctx.runtime.config.limits.max_event_bytes
+    first = b""
+    if operation.sniff is not None:
+        if upstream.status >= 400:
+            return await relay_raw(ctx, upstream, headers)
+        try:
+            first = await _first_line(upstream.content, limit)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            ctx.outcome = "upstream_error"  # nothing was sent yet: an error answer
+            message = f"the upstream broke the body before its first line ({type(exc).__name__})"
+            return _error(ctx, GatewayError(ErrorKind.UPSTREAM, message))
+        if not operation.sniff(first.split(b"\n", 1)[0]):
+            return await relay_raw(ctx, upstream, headers, first=first)
     response = web.StreamResponse(status=upstream.status, headers=headers)
     await response.prepare(ctx.request)
-    limit = ctx.runtime.config.limits.max_event_bytes
     broker = ctx.connection.broker
     pending = bytearray()  # the part line read so far
     total = lines = 0
     t0 = time.monotonic()
-    reader = upstream.content
+    chunks = _Chunks(upstream.content, first)
     while True:
         try:
-            chunk = await reader.readany()
+            chunk = await chunks.next()
         except (aiohttp.ClientError, TimeoutError) as exc:
             await _cut_short(ctx, response, upstream, total, exc)
             return response
@@ -258,6 +286,17 @@ async def relay_lines(
     await response.write_eof()
     await record_end(ctx, content_type=upstream.content_type, lines=lines, bytes=total)
     return response
+
+
+async def _first_line(reader: aiohttp.StreamReader, limit: int) -> bytes:
+    """What a body starts with, up to its first line's end (or ``limit`` bytes)."""
+    head = bytearray()
+    while b"\n" not in head and len(head) <= limit:
+        chunk = await reader.readany()
+        if not chunk:
+            break
+        head += chunk
+    return bytes(head)
 
 
 def _ids(ctx: Context) -> dict[str, Any]:
@@ -461,7 +500,7 @@ class StreamRelay:
             if isinstance(item, Block):
                 self.ctx.outcome = "blocked"
                 await self._record_decisions()
-                await self._end_with(_blocked(item.decision), log_it=False)
+                await self._end_with(response_blocked(item.decision), log_it=False)
                 return True
             if isinstance(item, Hold):
                 approved, message = await self._hold(item)
