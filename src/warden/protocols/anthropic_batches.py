@@ -29,7 +29,7 @@ from warden.errors import Flavor, error_object
 from warden.pipeline.chain import Pipeline
 from warden.pipeline.types import Exchange, TextSlot
 from warden.protocols import anthropic
-from warden.protocols.base import Block, Patch, response_blocked
+from warden.protocols.base import Block, Patch, blocked_error
 
 LINKS = "links"
 """``exchange.state`` key: (the upstream's base URL, the gateway's base URL
@@ -85,7 +85,7 @@ def transform_result(line: Any, exchange: Exchange, pipeline: Pipeline) -> list[
     found = anthropic.transform_body(result.get("message"), exchange, pipeline) or []
     blocks = [item for item in found if isinstance(item, Block)]
     if blocks:
-        error = error_object(response_blocked(blocks[0].decision), Flavor.ANTHROPIC)
+        error = error_object(blocked_error(blocks[0].decision), Flavor.ANTHROPIC)
         line["result"] = {"type": "errored", "error": error}
         return None
     patches = [item for item in found if isinstance(item, Patch)]

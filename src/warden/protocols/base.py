@@ -136,12 +136,13 @@ def loads_event(data: str) -> Any:
         raise RemoteProtocolError("the upstream sent an SSE event whose data is not JSON") from exc
 
 
-def response_blocked(decision: Decision) -> GatewayError:
-    """The error for an answer a blocking rule stopped."""
-    reason = decision.reason or "the response matched a blocking rule"
+def blocked_error(decision: Decision, *, request: bool = False) -> GatewayError:
+    """The error for a request, or an answer, a blocking rule stopped."""
+    what, done = ("request", "blocked") if request else ("response", "stopped")
+    reason = decision.reason or f"the {what} matched a blocking rule"
     return GatewayError(
         ErrorKind.BLOCKED,
-        f"Warden stopped this response: {reason} (rule: {decision.rule})",
+        f"Warden {done} this {what}: {reason} (rule: {decision.rule})",
         rule=decision.rule,
     )
 

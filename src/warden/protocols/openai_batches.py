@@ -22,7 +22,7 @@ from typing import Any
 from warden.errors import Flavor, error_object
 from warden.pipeline.chain import Pipeline
 from warden.pipeline.types import Exchange
-from warden.protocols.base import Block, Patch, response_blocked
+from warden.protocols.base import Block, Patch, blocked_error
 from warden.protocols.openai_chat import transform_chat_body
 from warden.protocols.openai_completions import transform_completion_body
 from warden.protocols.openai_responses import transform_responses_body
@@ -57,7 +57,7 @@ def transform_output_line(line: Any, exchange: Exchange, pipeline: Pipeline) -> 
     found = transform(body, exchange, pipeline) or []
     blocks = [item for item in found if isinstance(item, Block)]
     if blocks:
-        error = response_blocked(blocks[0].decision)
+        error = blocked_error(blocks[0].decision)
         response["status_code"] = error.status
         response["body"] = error_object(error, Flavor.OPENAI)
         return None

@@ -30,7 +30,7 @@ from warden.pipeline.record import NullRecorder, Recorder, RecordingFailed, Reco
 from warden.pipeline.request import JsonRequestView, SlotWalker
 from warden.pipeline.types import Decision, Direction, Exchange, Flow, Identity
 from warden.protocols.anthropic_batches import LINKS
-from warden.protocols.base import dumps_bytes
+from warden.protocols.base import blocked_error, dumps_bytes
 from warden.protocols.registry import Operation, around_the_gateway, resolve
 from warden.protocols.uploads import Upload, read_upload
 from warden.server.keys import RECORDER, RUNTIME, STATE
@@ -283,7 +283,7 @@ async def _exchange(ctx: Context) -> web.StreamResponse:
             blocked = next((d for d in decisions if d.flow is Flow.BLOCK), None)
             if blocked is not None:
                 # Only the size: a blocking rule may leave its match unmasked.
-                failure, outcome = _blocked_error(blocked), "blocked"
+                failure, outcome = blocked_error(blocked, request=True), "blocked"
             elif upload is not None:
                 if view.dirty:
                     body = upload.rebuilt()
@@ -433,15 +433,6 @@ def _inspection_failed(ctx: Context) -> GatewayError:
         ErrorKind.INTERNAL,
         f"Warden stopped this exchange because an inspector failed (exchange {ctx.exchange.id}); "
         "nothing was forwarded",
-    )
-
-
-def _blocked_error(decision: Decision) -> GatewayError:
-    reason = decision.reason or "the request matched a blocking rule"
-    return GatewayError(
-        ErrorKind.BLOCKED,
-        f"Warden blocked this request: {reason} (rule: {decision.rule})",
-        rule=decision.rule,
     )
 
 

@@ -38,9 +38,9 @@ from warden.protocols.base import (
     Patch,
     Restored,
     Wire,
+    blocked_error,
     dumps_bytes,
     patched,
-    response_blocked,
 )
 from warden.protocols.registry import Operation
 from warden.protocols.sse import RemoteProtocolError, SSEDecoder, SSEEvent
@@ -183,7 +183,7 @@ async def relay_json(
     blocks = [item for item in result if isinstance(item, Block)]
     if blocks:
         ctx.outcome = "blocked"
-        return _error(ctx, response_blocked(blocks[0].decision))
+        return _error(ctx, blocked_error(blocks[0].decision))
     patches = [item for item in result if isinstance(item, Patch)]
     if patches:
         # The agent's copy gets vault values back in its tool arguments; the
@@ -500,7 +500,7 @@ class StreamRelay:
             if isinstance(item, Block):
                 self.ctx.outcome = "blocked"
                 await self._record_decisions()
-                await self._end_with(response_blocked(item.decision), log_it=False)
+                await self._end_with(blocked_error(item.decision), log_it=False)
                 return True
             if isinstance(item, Hold):
                 approved, message = await self._hold(item)
