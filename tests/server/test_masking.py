@@ -587,3 +587,17 @@ def test_an_upload_a_blocking_rule_matches_never_reaches_the_provider(
     with pytest.raises(openai.BadRequestError, match="private-key-block"):
         client.files.create(file=("id_ed25519", PRIVATE_KEY.encode()), purpose="user_data")
     assert not provider.recorder.requests and not provider.stored
+
+
+def test_a_policy_can_refuse_uploads_it_cannot_read(
+    upstream: str, env: dict[str, str], provider: FakeProvider
+) -> None:
+    strict = POLICY + "      binary_uploads: refuse\n"
+    config = parse_config(gateway_config(upstream) + strict, env=env)
+    factories = [inspectors.guardrails, inspectors.masking]
+    with run_gateway(config, factories=factories) as (url, _):
+        client = openai.OpenAI(base_url=url + "/openai/v1", api_key=GATEWAY_TOKEN, max_retries=0)
+        with pytest.raises(openai.BadRequestError, match=r"'x\.png' is not text"):
+            client.files.create(file=("x.png", b"\x89PNG\r\n\x1a\n\xff"), purpose="vision")
+        text = client.files.create(file=("a.txt", b"fine"), purpose="user_data")
+    assert [k for k, v in provider.stored.items() if v.get("object") == "file"] == [text.id]

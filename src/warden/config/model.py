@@ -154,6 +154,13 @@ class MaskingConfig(_Strict):
     enable: list[str] = Field(default_factory=list, description="opt-in rule ids to turn on")
     actions: dict[str, MaskAction] = Field(default_factory=dict, description="rule id -> action")
     custom: list[dict[str, Any]] = Field(default_factory=list)
+    binary_uploads: Literal["pass", "refuse"] = Field(
+        "pass",
+        description=(
+            "a file upload that is not text (PDF, image), which no rule can read: "
+            "'pass' relays it, recorded as not inspected; 'refuse' answers 400"
+        ),
+    )
     detokenize: Literal["off", "tool-input"] = Field(
         "off",
         description=(

@@ -271,6 +271,14 @@ async def _exchange(ctx: Context) -> web.StreamResponse:
             upload, view = found, found.view
         else:
             opening["file"] = found
+            masking = ctx.policy.masking
+            if "bytes" in found and masking.enabled and masking.binary_uploads == "refuse":
+                await ctx.recorder.record(ctx.exchange, RecordKind.REQUEST, opening)
+                why = (
+                    f"the file {found['name']!r} is not text, so Warden cannot inspect it, "
+                    f"and policy {ctx.policy_name!r} refuses uploads it cannot inspect"
+                )
+                return _fail(ctx, GatewayError(ErrorKind.INVALID_REQUEST, why), outcome="blocked")
     elif operation is not None and parsed is not None:
         view = JsonRequestView(parsed, operation.name, operation.walker)
     if view is not None:
