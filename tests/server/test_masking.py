@@ -8,6 +8,7 @@ import json
 import time
 import urllib.request
 from collections.abc import Iterator
+from typing import Any
 
 import anthropic
 import openai
@@ -16,9 +17,12 @@ import pytest
 from tests.fakes.provider import FakeProvider
 from tests.fakes.script import say, think
 from tests.helpers.gateway import GATEWAY_TOKEN, gateway_config, run_gateway
+from tests.helpers.inspectors import TestInspector
 from tests.helpers.upstream import QuietHandler, answering, serving
 from warden.config.loader import parse_config
 from warden.config.model import MaskingConfig
+from warden.pipeline.record import RecordingFailed, RecordKind
+from warden.pipeline.types import Exchange
 from warden.server import inspectors
 from warden.server.masking import engine_for
 
@@ -601,3 +605,60 @@ def test_a_policy_can_refuse_uploads_it_cannot_read(
             client.files.create(file=("x.png", b"\x89PNG\r\n\x1a\n\xff"), purpose="vision")
         text = client.files.create(file=("a.txt", b"fine"), purpose="user_data")
     assert [k for k, v in provider.stored.items() if v.get("object") == "file"] == [text.id]
+
+
+class _FailingLines:
+    """A strict recorder whose store fails on a results file's lines (with
+    ``fail``), keeping the kind of each event and the exchange's outcome."""
+
+    def __init__(self, *, fail: bool = True) -> None:
+        self.fail = fail
+        self.kinds: list[str] = []
+        self.outcome: str | None = None
+
+    async def record(self, exchange: Exchange, kind: RecordKind, payload: dict[str, Any]) -> None:
+        self.kinds.append(kind.value)
+        if kind is RecordKind.END:
+            self.outcome = payload.get("outcome")
+        if "lines" in payload and self.fail:
+            raise RecordingFailed("the store is gone")
+
+    async def settle(self, exchange: Exchange) -> None:
+        pass
+
+
+def test_batch_results_that_cannot_be_recorded_are_not_sent(env: dict[str, str]) -> None:
+    """Strict mode: a line is recorded before it is sent; when it cannot be,
+    the body is cut (the status is out), never sent unrecorded."""
+    recorder = _FailingLines()
+    pieces = [_results_line("a", "secret plans")]
+    with serving(_results_upstream(pieces)) as upstream:
+        config = parse_config(gateway_config(upstream), env=env)
+        with run_gateway(config, factories=[inspectors.masking], recorder=recorder) as (url, _):
+            request = urllib.request.Request(
+                url + "/claude/v1/messages/batches/msgbatch_1/results",
+                headers={"x-api-key": GATEWAY_TOKEN},
+            )
+            with pytest.raises(http.client.IncompleteRead) as cut:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    response.read()
+    assert b"secret plans" not in cut.value.partial
+    assert "response.event" in recorder.kinds and recorder.outcome == "recording_failed"
+
+
+def test_batch_results_an_inspector_fails_on_are_cut(env: dict[str, str]) -> None:
+    pieces = [_results_line("a", "fine")]
+    with serving(_results_upstream(pieces)) as upstream:
+        config = parse_config(gateway_config(upstream), env=env)
+        failing = [lambda *_: [TestInspector(raise_on_text=True)]]
+        recorder = _FailingLines(fail=False)
+        with run_gateway(config, factories=failing, recorder=recorder) as (url, _):
+            request = urllib.request.Request(
+                url + "/claude/v1/messages/batches/msgbatch_1/results",
+                headers={"x-api-key": GATEWAY_TOKEN},
+            )
+            with pytest.raises(http.client.IncompleteRead) as cut:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    response.read()
+    assert b"fine" not in cut.value.partial
+    assert recorder.outcome == "error"  # an inspector failed: not the upstream's doing

@@ -146,7 +146,17 @@ async def _cut_short(
     message = f"the upstream broke the response body after {total} bytes ({type(exc).__name__})"
     log.warning(message, extra={"fields": {"exchange": ctx.exchange.id}})
     ctx.outcome = "upstream_error"
-    await record_end(ctx, content_type=upstream.content_type, bytes=total, error=message)
+    try:
+        await record_end(ctx, content_type=upstream.content_type, bytes=total, error=message)
+    except RecordingFailed:  # strict mode: the body is cut all the same
+        log.exception("recording failed in strict mode", extra={"fields": _ids(ctx)})
+        ctx.outcome = "recording_failed"
+    _close(ctx, response)
+
+
+def _close(ctx: Context, response: web.StreamResponse) -> None:
+    """End a body already on its way without its last chunk: the agent's
+    client learns it is incomplete."""
     transport = ctx.request.transport
     if transport is not None:
         transport.close()
@@ -264,22 +274,35 @@ async def relay_lines(
                 continue
             try:
                 line = json.loads(raw)
-                patches = transform(line, ctx.exchange, pipeline) or []
-            except Exception as exc:
-                log.exception("results inspection failed", extra={"fields": _ids(ctx)})
+            except ValueError as exc:
                 await _cut_short(ctx, response, upstream, total, exc)
+                return response
+            try:
+                patches = transform(line, ctx.exchange, pipeline) or []
+            except Exception:
+                log.exception("results inspection failed", extra={"fields": _ids(ctx)})
+                ctx.outcome = "error"  # the exchange's end is recorded as it finishes
+                _close(ctx, response)
                 return response
             with patched(patches):
                 wire.append(dumps_bytes(line) + b"\n")
             recorded.append(line)
         lines += len(recorded)
         if recorded:
-            await ctx.recorder.record(
-                ctx.exchange,
-                RecordKind.RESPONSE_EVENT,
-                {"t": round(time.monotonic() - t0, 4), "lines": recorded},
-            )
-            await record_decisions(ctx)
+            try:
+                await ctx.recorder.record(
+                    ctx.exchange,
+                    RecordKind.RESPONSE_EVENT,
+                    {"t": round(time.monotonic() - t0, 4), "lines": recorded},
+                )
+                await record_decisions(ctx)
+            except RecordingFailed:
+                # Strict mode: what cannot be recorded is not sent, and the
+                # status is out, so the body is cut (not an error answer).
+                log.exception("recording failed in strict mode", extra={"fields": _ids(ctx)})
+                ctx.outcome = "recording_failed"
+                _close(ctx, response)
+                return response
             await response.write(broker.scrub(b"".join(wire)))
         if not chunk:
             break
