@@ -7,7 +7,7 @@ import http.client
 import json
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import anthropic
@@ -553,11 +553,18 @@ def _results_line(custom_id: str, text: str) -> bytes:
     return json.dumps(line).encode() + b"\n"
 
 
-def _fetch_results(env: dict[str, str], pieces: list[bytes]) -> bytes:
+def _fetch_results(
+    env: dict[str, str],
+    pieces: list[bytes],
+    *,
+    factories: Sequence[Any] = (inspectors.guardrails, inspectors.masking),
+    recorder: Any = None,
+) -> bytes:
+    """A batch's results through a gateway in front of ``pieces``: the body
+    the agent gets (``http.client.IncompleteRead`` when it is cut)."""
     with serving(_results_upstream(pieces)) as upstream:
         config = parse_config(gateway_config(upstream), env=env)
-        factories = [inspectors.guardrails, inspectors.masking]
-        with run_gateway(config, factories=factories) as (url, _):
+        with run_gateway(config, factories=factories, recorder=recorder) as (url, _):
             request = urllib.request.Request(
                 url + "/claude/v1/messages/batches/msgbatch_1/results",
                 headers={"x-api-key": GATEWAY_TOKEN},
@@ -631,34 +638,16 @@ def test_batch_results_that_cannot_be_recorded_are_not_sent(env: dict[str, str])
     """Strict mode: a line is recorded before it is sent; when it cannot be,
     the body is cut (the status is out), never sent unrecorded."""
     recorder = _FailingLines()
-    pieces = [_results_line("a", "secret plans")]
-    with serving(_results_upstream(pieces)) as upstream:
-        config = parse_config(gateway_config(upstream), env=env)
-        with run_gateway(config, factories=[inspectors.masking], recorder=recorder) as (url, _):
-            request = urllib.request.Request(
-                url + "/claude/v1/messages/batches/msgbatch_1/results",
-                headers={"x-api-key": GATEWAY_TOKEN},
-            )
-            with pytest.raises(http.client.IncompleteRead) as cut:
-                with urllib.request.urlopen(request, timeout=30) as response:
-                    response.read()
+    with pytest.raises(http.client.IncompleteRead) as cut:
+        _fetch_results(env, [_results_line("a", "secret plans")], recorder=recorder)
     assert b"secret plans" not in cut.value.partial
     assert "response.event" in recorder.kinds and recorder.outcome == "recording_failed"
 
 
 def test_batch_results_an_inspector_fails_on_are_cut(env: dict[str, str]) -> None:
-    pieces = [_results_line("a", "fine")]
-    with serving(_results_upstream(pieces)) as upstream:
-        config = parse_config(gateway_config(upstream), env=env)
-        failing = [lambda *_: [TestInspector(raise_on_text=True)]]
-        recorder = _FailingLines(fail=False)
-        with run_gateway(config, factories=failing, recorder=recorder) as (url, _):
-            request = urllib.request.Request(
-                url + "/claude/v1/messages/batches/msgbatch_1/results",
-                headers={"x-api-key": GATEWAY_TOKEN},
-            )
-            with pytest.raises(http.client.IncompleteRead) as cut:
-                with urllib.request.urlopen(request, timeout=30) as response:
-                    response.read()
+    failing = [lambda *_: [TestInspector(raise_on_text=True)]]
+    recorder = _FailingLines(fail=False)
+    with pytest.raises(http.client.IncompleteRead) as cut:
+        _fetch_results(env, [_results_line("a", "fine")], factories=failing, recorder=recorder)
     assert b"fine" not in cut.value.partial
     assert recorder.outcome == "error"  # an inspector failed: not the upstream's doing
