@@ -17,6 +17,7 @@ from warden.detect.patterns import (
     exact_closure,
     literal_pattern,
     prefix_closure,
+    starts_like_newline,
 )
 
 PATTERNS = {
@@ -96,6 +97,28 @@ def test_hyperscan_closure_leaves_out_start_of_text_alternatives() -> None:
     closure = re2.compile(prefix_closure(r"(?:^|,)abc", hyperscan=True))
     assert closure.fullmatch(",ab")
     assert not closure.fullmatch("ab")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "like"),
+    [
+        (r"foo\b[0-9]{2}", True),  # no start anchor: \b sees a newline as the start
+        (r"(?:^|\n)[ \t]{0,8}KEY=", True),
+        (r"(?i)(?:^|[^\w+])(\+[0-9]{7,15})", True),
+        (r"(?:^|[^a])foo", True),
+        (r"(?:\A|\n|\s)x", True),
+        (r"(?s)(?:^|.)foo", True),
+        (r"^foo", False),  # nothing a newline could stand in for
+        (r"(?:^|x)foo", False),
+        (r"(?:^|.)foo", False),  # "." is not a newline without (?s)
+        (r"(?:^|[^\n])foo", False),
+        (r"a(?:^|\n)b", False),  # not where the pattern opens
+        (r"(?:^|\n)(?:^|a)x", False),  # a second one, deeper in
+        (r"(?m)(?:^|\n)x", False),
+    ],
+)
+def test_starts_like_newline(pattern: str, like: bool) -> None:
+    assert starts_like_newline(pattern) is like
 
 
 # Shapes the candidate forms treat specially: a leading run cut at a literal,

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from tests.detect.engines import corpus_lines, default_engine, masker, mini_catalogue, mini_engine
 from warden.detect.catalogue import Catalogue, Rule
 from warden.detect.engine import Engine, Finding
+from warden.detect.shape import shape
 from warden.detect.stream import HoldOverflow, StreamMasker
 
 
@@ -184,3 +185,20 @@ def test_whole_equals_feeding_then_flushing(data: st.DataObject) -> None:
     assert [f.start for f in stream.findings] == [
         f.start + len(text) for f in whole(default_engine(), text)[1]
     ]
+
+
+@pytest.mark.parametrize("backend", ["hyperscan", "python"])
+def test_rules_of_no_simple_shape_at_the_start_of_the_text(backend: str) -> None:
+    """The rules the hold checks through their closures (phone numbers, an
+    assignment at the start of a line...) matched from the very first
+    character, where the closures built for the middle of a text do not
+    apply, in any split of two and one character per delta."""
+    engine = default_engine(backend)
+    exceptions = [r for r in engine.rules if shape(r.pattern).run is None]
+    assert exceptions
+    for rule in exceptions:
+        for example in rule.examples:
+            for text in (example, example + " and more"):
+                check(engine, text, list(text))
+                for cut in range(1, len(text)):
+                    check(engine, text, [text[:cut], text[cut:]])

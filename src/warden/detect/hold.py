@@ -36,7 +36,13 @@ from pathlib import Path
 
 from warden.detect.backends import HyperscanPass, Searcher
 from warden.detect.catalogue import Rule
-from warden.detect.patterns import PatternInfo, exact_closure, literal_pattern, prefix_closure
+from warden.detect.patterns import (
+    PatternInfo,
+    exact_closure,
+    literal_pattern,
+    prefix_closure,
+    starts_like_newline,
+)
 from warden.detect.shape import CLASSES, TOKEN, Shape, shape
 
 _TOKEN = bytes(sorted(TOKEN))
@@ -61,6 +67,7 @@ class StreamPass:
         "_trie_lead",
         "_trie_reach",
         "_unanchored",
+        "_unlike",
     )
 
     def __init__(
@@ -132,6 +139,8 @@ class StreamPass:
             self._trie = Searcher(trie_pattern, max_mem=64 << 20, lazy=True)
         self._trie_reach = trie_reach
         self._exc = frozenset(self._exceptions)
+        self._unlike = [r for r in self._exceptions if not starts_like_newline(self._patterns[r])]
+        """Exceptions a leading newline does not stand in for: checked at the start."""
         if hyperscan:
             self._live = HyperscanPass(live_patterns, live_ids, cache_dir=cache_dir)
         else:
@@ -187,11 +196,19 @@ class StreamPass:
         rules = self._rules
         reach = self._reach
         bounds: dict[int, int] = {}
-        if pos == 0:  # the start of the text: the hyperscan closures assume otherwise
-            for rule in self._exceptions:
+        shift = 0
+        if pos == 0:
+            # The start of the text: the closures are built for the middle of
+            # one. A "\n" before it stands in for its start where a rule's
+            # pattern allows (``starts_like_newline``); the rest are checked.
+            for rule in self._unlike:
                 bounds[rule] = size - reach[rule]
         if self._live is not None:
-            reports = self._live.ends(data, pos)
+            if pos == 0:
+                reports = self._live.ends(b"\n" + data, 1)
+                shift = 1
+            else:
+                reports = self._live.ends(data, pos)
         else:
             assert self._index is not None
             reports = {r: e for r, e in self._index.find(data, pos).items() if r not in self._exc}
@@ -213,7 +230,7 @@ class StreamPass:
                 if low < best:
                     bounds[rule] = max(low, size - reach[rule])
             else:  # an anchor occurrence
-                low = ends[0] - reach[key]
+                low = ends[0] - shift - reach[key]
                 if low < bounds.get(key, size):
                     bounds[key] = low
         for rule, low in bounds.items():

@@ -277,6 +277,54 @@ def _multiline(seq: Any, flags: int) -> bool:
     return False
 
 
+def starts_like_newline(pattern: str) -> bool:
+    r"""Whether every match at the start of a text is, one character on, a
+    match after a ``\n``: so a scan of ``"\n" + text`` finds, shifted by
+    one, at least what the start of the text allows.
+
+    True of a pattern without ``^`` or ``\A`` (``\b`` sees a ``\n`` as it
+    sees the start), and of one whose only such anchors open it as
+    ``(?:^|C)`` with ``C`` a single character that ``\n`` is (``(?:^|\n)``,
+    ``(?:^|[^\w+])``). Anything else (a ``^`` deeper in, ``(?m)``) is not
+    claimed."""
+    tree = _parser.parse(pattern)
+    anchors = _start_anchors(tree)
+    if not anchors:
+        return True
+    if _multiline(tree, tree.state.flags):
+        return False
+    items = list(tree)
+    if not items or items[0][0] is not _c.BRANCH:
+        return False
+    starts = (_c.AT_BEGINNING, _c.AT_BEGINNING_STRING)
+    branches = items[0][1][1]
+    opening = [b for b in branches if len(b) == 1 and b[0][0] is _c.AT and b[0][1] in starts]
+    if len(opening) != anchors:
+        return False
+    compiler: Any = importlib.import_module("re._compiler")
+    for branch in branches:
+        if len(branch) == 1 and branch[0][0] in (_c.LITERAL, _c.NOT_LITERAL, _c.IN, _c.ANY):
+            single = _parser.SubPattern(tree.state, [branch[0]])
+            if compiler.compile(single, tree.state.flags).fullmatch("\n"):
+                return True
+    return False
+
+
+def _start_anchors(seq: Any) -> int:
+    r"""How many ``^`` and ``\A`` there are in ``seq``, at any depth."""
+    found = 0
+    for op, av in seq:
+        if op is _c.AT and av in (_c.AT_BEGINNING, _c.AT_BEGINNING_STRING):
+            found += 1
+        elif op is _c.SUBPATTERN:
+            found += _start_anchors(av[3])
+        elif op is _c.BRANCH:
+            found += sum(_start_anchors(b) for b in av[1])
+        elif op is _c.MAX_REPEAT or op is _c.MIN_REPEAT:
+            found += _start_anchors(av[2])
+    return found
+
+
 def literal_pattern(text: str) -> str:
     """An expression matching ``text`` literally in re, re2 and hyperscan."""
     out = []
