@@ -53,6 +53,9 @@ class Captured:
     async def settle(self, exchange: Exchange) -> None:
         return None
 
+    def strict_for(self, exchange: Exchange) -> bool:
+        return False
+
     def text(self, session: str | None = None) -> str:
         return json.dumps(
             [(kind, p) for s, kind, p in self.events if session is None or s == session]

@@ -633,6 +633,9 @@ class _FailingLines:
     async def settle(self, exchange: Exchange) -> None:
         pass
 
+    def strict_for(self, exchange: Exchange) -> bool:
+        return True
+
 
 def test_batch_results_that_cannot_be_recorded_are_not_sent(env: dict[str, str]) -> None:
     """Strict mode: a line is recorded before it is sent; when it cannot be,

@@ -4,9 +4,12 @@ sent it and closes with one ``end``; a whole response travels in its ``end``."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,8 @@ from warden.audit.recorder import Recorder
 from warden.audit.store import Store, open_store_sync
 from warden.audit.verify import verify
 from warden.config.loader import parse_config
+from warden.pipeline.record import RecordKind
+from warden.pipeline.types import Exchange
 from warden.server import inspectors
 
 PRIVATE_KEY = (
@@ -159,3 +164,57 @@ def test_a_refused_request_still_names_who_sent_it(
     request = events[0][1]
     assert set(request) >= WHO and request["path"] == "v1/messages"
     assert events[1][1]["status"] == 413 and events[1][1]["outcome"] == "error"
+
+
+class _HeldEnd:
+    """A recorder whose ``end`` record waits until the test opens ``gate``."""
+
+    def __init__(self, *, strict: bool) -> None:
+        self.strict = strict
+        self.gate = threading.Event()
+        self.ended = threading.Event()
+
+    async def record(self, exchange: Exchange, kind: RecordKind, payload: dict[str, Any]) -> None:
+        if kind is RecordKind.END:
+            await asyncio.to_thread(self.gate.wait, 10)
+            self.ended.set()
+
+    async def settle(self, exchange: Exchange) -> None:
+        return None
+
+    def strict_for(self, exchange: Exchange) -> bool:
+        return self.strict
+
+
+def test_a_whole_answer_does_not_wait_for_its_record_in_best_effort(
+    upstream: str, env: dict[str, str], provider: FakeProvider
+) -> None:
+    recorder = _HeldEnd(strict=False)
+    provider.script.push(say("hello there"))
+    with run_gateway(gateway_config(upstream), env=env, recorder=recorder) as (url, _):
+        reply = claude(url, "s-quick").messages.create(
+            model="claude-x", max_tokens=20, messages=[{"role": "user", "content": "hi"}]
+        )
+        assert reply.content[0].text == "hello there"  # type: ignore[union-attr]
+        assert not recorder.ended.is_set()  # answered while its record was held
+        recorder.gate.set()
+        assert recorder.ended.wait(10)
+
+
+def test_a_whole_answer_waits_for_its_record_in_strict_mode(
+    upstream: str, env: dict[str, str], provider: FakeProvider
+) -> None:
+    recorder = _HeldEnd(strict=True)
+    provider.script.push(say("hello there"))
+    with run_gateway(gateway_config(upstream), env=env, recorder=recorder) as (url, _):
+        with ThreadPoolExecutor(1) as pool:
+            asked = pool.submit(
+                claude(url, "s-strict").messages.create,
+                model="claude-x",
+                max_tokens=20,
+                messages=[{"role": "user", "content": "hi"}],
+            )
+            time.sleep(0.3)  # room for an answer that did not wait to arrive
+            assert not asked.done()
+            recorder.gate.set()
+            assert asked.result(10).content[0].text == "hello there"  # type: ignore[union-attr]

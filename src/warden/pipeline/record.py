@@ -8,7 +8,9 @@ it; the pipeline never knows about storage.
 ``record`` must not block traffic in ``best-effort`` mode (it enqueues and
 counts drops). In ``strict`` mode ``settle`` waits until the exchange's events
 are stored and raises :class:`RecordingFailed` when they cannot be, so the
-exchange fails instead of going unrecorded.
+exchange fails instead of going unrecorded. ``strict_for`` says which mode an
+exchange is in: the relay records a strict exchange's output before sending
+it, and a best-effort one's after (the agent does not wait for the record).
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ class Recorder(Protocol):
 
     async def settle(self, exchange: Exchange) -> None: ...
 
+    def strict_for(self, exchange: Exchange) -> bool: ...
+
 
 class NullRecorder:
     """Recording turned off for a connection: nothing is kept."""
@@ -61,3 +65,6 @@ class NullRecorder:
 
     async def settle(self, exchange: Exchange) -> None:
         return None
+
+    def strict_for(self, exchange: Exchange) -> bool:
+        return False

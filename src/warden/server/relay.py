@@ -58,6 +58,17 @@ _ANTHROPIC_PING = b'event: ping\ndata: {"type":"ping"}\n\n'
 _SSE_COMMENT = b": warden holding for review\n\n"
 
 
+async def send_now(ctx: Context, response: web.Response) -> web.Response:
+    """Send a whole response before the handler returns it, so the agent
+    does not wait for what follows (the record, the log line, metrics)."""
+    try:
+        await response.prepare(ctx.request)
+        await response.write_eof()
+    except ConnectionError:
+        ctx.outcome = "cancelled"  # the agent went away; aiohttp ignores the rest
+    return response
+
+
 async def record_end(ctx: Context, **response: Any) -> None:
     """Close the exchange's record: outcome, status, duration, and for a
     whole response the response itself (one event, not two)."""
@@ -205,10 +216,17 @@ async def relay_json(
     else:
         encoded = raw  # nothing changed: the upstream's bytes, as they were
     out = ctx.connection.broker.scrub(encoded)
-    await record_end(ctx, content_type=upstream.content_type, body=body)
-    await ctx.recorder.settle(ctx.exchange)
     headers["Content-Type"] = "application/json"
-    return web.Response(status=upstream.status, body=out, headers=headers)
+    response = web.Response(status=upstream.status, body=out, headers=headers)
+    if ctx.recorder.strict_for(ctx.exchange):
+        # The answer waits for its record: one that cannot be stored fails it.
+        await record_end(ctx, content_type=upstream.content_type, body=body)
+        await ctx.recorder.settle(ctx.exchange)
+        return await send_now(ctx, response)
+    try:
+        return await send_now(ctx, response)
+    finally:
+        await record_end(ctx, content_type=upstream.content_type, body=body)
 
 
 async def relay_lines(
@@ -399,6 +417,7 @@ class StreamRelay:
         self.t0 = time.monotonic()
         self.recording = not isinstance(ctx.recorder, NullRecorder)
         """Whether released events are recorded (parsing them back costs per event)."""
+        self.strict = ctx.recorder.strict_for(ctx.exchange)
 
     async def run(self, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
         ctx = self.ctx
@@ -543,16 +562,28 @@ class StreamRelay:
         broker = self.ctx.connection.broker
         sent = [c if isinstance(c, bytes) else c.delivered for c in chunks]
         data = broker.scrub(b"".join(sent))
-        if self.recording:
-            # Recorded before the write, which is where an agent that has
-            # gone away surfaces: what was released is in the record.
-            events = [_event_fields(c if isinstance(c, bytes) else c.recorded) for c in chunks]
-            await self.ctx.recorder.record(
-                self.ctx.exchange,
-                RecordKind.RESPONSE_EVENT,
-                {"t": round(time.monotonic() - self.t0, 4), "events": events},
-            )
-        await self.response.write(data)
+        if not self.recording:
+            await self.response.write(data)
+            return
+        t = round(time.monotonic() - self.t0, 4)
+        if self.strict:
+            # Recorded first: what cannot be recorded is never sent.
+            await self._record(chunks, t)
+            await self.response.write(data)
+            return
+        # Best effort: the agent does not wait for the record. The write is
+        # where an agent that has gone away surfaces; what was released is
+        # recorded all the same.
+        try:
+            await self.response.write(data)
+        finally:
+            await self._record(chunks, t)
+
+    async def _record(self, chunks: list[Wire], t: float) -> None:
+        events = [_event_fields(c if isinstance(c, bytes) else c.recorded) for c in chunks]
+        await self.ctx.recorder.record(
+            self.ctx.exchange, RecordKind.RESPONSE_EVENT, {"t": t, "events": events}
+        )
 
     async def _record_decisions(self) -> None:
         await record_decisions(self.ctx)
