@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import orjson
+
 from warden.errors import ErrorKind, GatewayError
 from warden.pipeline.chain import ChannelChain, Pipeline
 from warden.pipeline.types import (
@@ -112,17 +114,18 @@ def dumps(value: Any) -> str:
     """Compact JSON, other than ASCII kept as is, and always encodable as
     UTF-8: a lone surrogate (a legal ``\\udXXX`` escape in what a peer sent,
     e.g. half an emoji cut by a client's truncation) stays escaped."""
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    if not text.isascii():
-        try:
-            text.encode()
-        except UnicodeEncodeError:
-            return json.dumps(value, separators=(",", ":"))
-    return text
+    return dumps_bytes(value).decode()
 
 
 def dumps_bytes(value: Any) -> bytes:
-    """:func:`dumps`, encoded."""
+    """:func:`dumps`, encoded. orjson writes it, at about a tenth of the
+    standard encoder's cost (it runs for every event a masker rewrites, and
+    for every rewritten body); what orjson refuses (an integer beyond 64
+    bits, a lone surrogate) is written by the standard encoder."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # orjson.JSONEncodeError
+        pass
     try:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
     except UnicodeEncodeError:  # a lone surrogate: keep it escaped
