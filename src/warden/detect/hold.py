@@ -180,6 +180,10 @@ class StreamPass:
                 start = size - width
             if start < best:
                 best = start
+        if best <= pos:
+            # The text is live from its start (a word still growing): every
+            # step below could only move the hold earlier, and it is at pos.
+            return pos
         if self._trie is not None:
             spans = self._trie.search(data, pos, size)
             if spans is not None:
