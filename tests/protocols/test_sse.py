@@ -168,6 +168,11 @@ _LINES = st.one_of(
             b"foo: bar",
             b": \xff comment",
             b"data: caf\xc3\xa9",
+            b"data:  two spaces",
+            b"data: ",
+            b"event:  two spaces",
+            b"event: ",
+            b"event: content_block_delta",
         ]
     ),
     st.binary(max_size=12).filter(lambda b: b"\n" not in b and b"\r" not in b),

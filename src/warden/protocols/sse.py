@@ -20,7 +20,7 @@ Usage, in the h11 style::
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class RemoteProtocolError(Exception):
@@ -36,10 +36,10 @@ NEED_DATA = _Sentinel.NEED_DATA
 SSE_CLOSED = _Sentinel.CLOSED
 
 
-@dataclass(frozen=True, slots=True)
-class SSEEvent:
+class SSEEvent(NamedTuple):
     """One dispatched event. ``raw`` holds its exact bytes on the wire,
-    including the blank line that ended it; ``comments`` holds ``:`` lines."""
+    including the blank line that ended it. A named tuple: immutable, and
+    made in half the time of a frozen dataclass (one per upstream event)."""
 
     event: str | None
     data: str
@@ -174,18 +174,35 @@ class SSEDecoder:
         end = buf.find(b"\n\n", start)
         if end <= start or buf[start] == 0x0A or buf.find(b"\r", start, end) >= 0:
             return None
+        after = end + 2
+        raw = bytes(buf[start:after])
         try:
-            text = buf[start:end].decode("utf-8")
+            text = raw[:-2].decode("utf-8")
         except UnicodeDecodeError:
             return None
+        if after == len(buf):
+            buf.clear()
+            after = 0
+        elif after > _COMPACT_AT:
+            del buf[:after]
+            after = 0
+        self._scan = self._event_start = after
+        # What providers send: one data line (OpenAI), or an event line and
+        # one data line (Anthropic). Anything else goes field by field.
+        if text.startswith("data: ") and "\n" not in text:
+            return SSEEvent(None, text[6:], raw)
+        if text.startswith("event: "):
+            line = text.find("\n")
+            if line > 0 and text.startswith("data: ", line + 1) and text.find("\n", line + 1) < 0:
+                return SSEEvent(text[7:line], text[line + 7 :], raw)
         name: str | None = None
         id_: str | None = None
         retry: int | None = None
         data: list[str] = []
-        for line in text.split("\n"):
-            if line[0] == ":":
+        for line_text in text.split("\n"):
+            if line_text[0] == ":":
                 continue
-            field, sep, value = line.partition(":")
+            field, sep, value = line_text.partition(":")
             if sep and value[:1] == " ":
                 value = value[1:]
             if field == "data":
@@ -197,18 +214,7 @@ class SSEDecoder:
                     id_ = value
             elif field == "retry" and value.isdigit():
                 retry = int(value)
-        after = end + 2
-        raw = bytes(buf[start:after])
-        if after == len(buf):
-            buf.clear()
-            after = 0
-        elif after > _COMPACT_AT:
-            del buf[:after]
-            after = 0
-        self._scan = self._event_start = after
-        return SSEEvent(
-            event=name, data="\n".join(data), raw=raw, id=id_, retry=retry, has_data=bool(data)
-        )
+        return SSEEvent(name, "\n".join(data), raw, id_, retry, bool(data))
 
     def _find_line_end(self) -> tuple[int, int, int] | None:
         buf = self._buf
