@@ -218,3 +218,26 @@ def test_a_whole_answer_waits_for_its_record_in_strict_mode(
             assert not asked.done()
             recorder.gate.set()
             assert asked.result(10).content[0].text == "hello there"  # type: ignore[union-attr]
+
+
+def test_recorded_events_keep_line_separators_inside_json(
+    recorded: tuple[str, Recorder], provider: FakeProvider, store: Store
+) -> None:
+    """JSON carries U+2028 and U+0085 raw inside a string: they are not line
+    ends of the event, and the record keeps the text whole."""
+    url, _ = recorded
+    reply = "one\u2028two and three\u0085four"
+    provider.script.push(say(reply))
+    with claude(url, "s-separators").messages.stream(
+        model="claude-x", max_tokens=20, messages=[{"role": "user", "content": "hi"}]
+    ) as stream:
+        assert "".join(stream.text_stream) == reply
+    (events,) = exchanges(store, 1)
+    texts = [
+        json.loads(event["data"])["delta"]["text"]
+        for kind, payload in events
+        if kind == "response.event"
+        for event in payload["events"]
+        if event.get("event") == "content_block_delta"
+    ]
+    assert "".join(texts) == reply

@@ -380,10 +380,20 @@ async def record_decisions(ctx: Context) -> None:
 
 
 def _event_fields(raw: bytes) -> dict[str, str]:
-    """One encoded SSE event as ``{"event", "data"}`` for the recording."""
+    """One encoded SSE event as ``{"event", "data"}`` for the recording.
+
+    Lines end only in ``\n``, ``\r\n`` or ``\r`` (not at U+2028 or U+0085,
+    which JSON carries raw in a string); one ``data:`` line, the usual
+    event, is read without a split."""
+    text = raw.decode("utf-8", "replace")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.rstrip("\n")
+    if text.startswith("data: ") and "\n" not in text:
+        return {"data": text[6:]}
     name = ""
     data: list[str] = []
-    for line in raw.decode("utf-8", "replace").splitlines():
+    for line in text.split("\n"):
         if line.startswith("data:"):
             data.append(line[5:].removeprefix(" "))
         elif line.startswith("event:"):
