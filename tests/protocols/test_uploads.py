@@ -67,6 +67,20 @@ def test_a_batch_input_is_inspected_request_by_request() -> None:
     assert sent == {**line, "body": {"messages": [{"role": "user", "content": "HI\nTHERE"}]}}
 
 
+def test_a_batch_line_with_a_line_separator_in_a_string_is_one_request() -> None:
+    """JSON Lines end at ``\\n``: U+2028 inside a string is text, not a line end."""
+    line = {
+        "custom_id": "a",
+        "url": "/v1/chat/completions",
+        "body": {"messages": [{"role": "user", "content": "one\u2028two"}]},
+    }
+    text = json.dumps(line, ensure_ascii=False) + "\r\n"
+    content_type, body = multipart(text.encode(), "batch", "in.jsonl")
+    upload = read_upload(content_type, body, chat_only)
+    assert isinstance(upload, Upload) and upload.batch
+    assert [s.text for s in upload.view.slots()] == ["one\u2028two"]
+
+
 def test_a_batch_line_for_another_endpoint_makes_it_plain_text() -> None:
     line = {"custom_id": "a", "url": "/v1/images/generations", "body": {"prompt": "cat"}}
     content_type, body = multipart((json.dumps(line) + "\n").encode(), "batch", "in.jsonl")

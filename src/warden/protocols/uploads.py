@@ -126,7 +126,7 @@ def batch_view(text: str, walker_for: Callable[[str], SlotWalker | None]) -> Jso
     batch request (the file is then inspected as text)."""
     lines: list[Any] = []
     walkers: list[SlotWalker] = []
-    for raw in text.splitlines():
+    for raw in text.split("\n"):  # not splitlines: U+2028 in a string is text
         if not raw.strip():
             continue
         try:
