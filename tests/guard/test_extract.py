@@ -88,6 +88,11 @@ TABLE: list[tuple[str, Any, list[tuple[str, str, tuple[str | int, ...]]]]] = [
         "*** Begin Patch\n*** Add File: a.py\n+z\n*** End Patch",
         [("file-write", "a.py:z", ())],
     ),
+    (  # lines end at \n (and \r\n), as Codex reads them: U+2028 is content
+        "apply_patch",
+        "*** Begin Patch\r\n*** Add File: a.py\r\n+z\u2028k\x85j\r\n*** End Patch",
+        [("file-write", "a.py:z\u2028k\x85j", ())],
+    ),
     (
         "str_replace_based_edit_tool",
         {"command": "create", "path": "a", "file_text": "t"},

@@ -45,7 +45,8 @@ def patched_files(text: str) -> list[PatchedFile]:
         targets.clear()
         added.clear()
 
-    for line in text.splitlines():
+    for line in text.split("\n"):  # as Codex reads it: U+2028 is content
+        line = line.removesuffix("\r")
         header = _HEADER.match(line)
         if header:
             kind, path = header.group(1), header.group(2)
