@@ -380,7 +380,7 @@ async def record_decisions(ctx: Context) -> None:
 
 
 def _event_fields(raw: bytes) -> dict[str, str]:
-    """One encoded SSE event as ``{"event", "data"}`` for the recording.
+    r"""One encoded SSE event as ``{"event", "data"}`` for the recording.
 
     Lines end only in ``\n``, ``\r\n`` or ``\r`` (not at U+2028 or U+0085,
     which JSON carries raw in a string); one ``data:`` line, the usual
