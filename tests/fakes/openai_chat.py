@@ -307,6 +307,83 @@ def files(provider: FakeProvider, authorize: Authorize) -> list[tuple[str, str, 
     ]
 
 
+def uploads(provider: FakeProvider, authorize: Authorize) -> list[tuple[str, str, Handler]]:
+    """The Uploads API: ``POST /v1/uploads`` declares a file's size, each
+    ``/parts`` carries a piece of it (multipart ``data``), ``/complete``
+    joins them in the order given and checks the size, making a File."""
+
+    def found(request: web.Request) -> dict[str, Any]:
+        wanted = request.match_info["upload_id"]
+        upload = provider.stored.get(wanted)
+        if upload is None or upload.get("object") != "upload":
+            raise ApiError(404, f"No such Upload object: {wanted}", param="upload_id")
+        return upload
+
+    def shown(upload: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in upload.items() if k != "parts"}
+
+    async def create(request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        upload = {
+            "id": "upload_" + token(22),
+            "object": "upload",
+            "bytes": body["bytes"],
+            "created_at": int(time.time()),
+            "expires_at": int(time.time()) + 3600,
+            "filename": body["filename"],
+            "purpose": body["purpose"],
+            "status": "pending",
+            "file": None,
+            "parts": {},
+        }
+        provider.stored[upload["id"]] = upload
+        return json_response(shown(upload), headers={"x-request-id": request_id()})
+
+    async def part(request: web.Request) -> web.StreamResponse:
+        upload = found(request)
+        form = await form_fields(request)
+        if "data" not in form:
+            raise ApiError(400, "Missing required parameter: 'data'.", param="data")
+        part_id = "part_" + token(22)
+        upload["parts"][part_id] = form["data"][2]
+        kept = {
+            "id": part_id,
+            "object": "upload.part",
+            "created_at": int(time.time()),
+            "upload_id": upload["id"],
+        }
+        return json_response(kept, headers={"x-request-id": request_id()})
+
+    async def complete(request: web.Request) -> web.StreamResponse:
+        upload = found(request)
+        body = await request.json()
+        content = b"".join(upload["parts"][p] for p in body["part_ids"])
+        if len(content) != upload["bytes"]:
+            raise ApiError(
+                400,
+                f"The number of bytes uploaded ({len(content)}) does not match the number "
+                f"of bytes the Upload was created with ({upload['bytes']}).",
+                param="part_ids",
+            )
+        file = {
+            "id": "file-" + token(22),
+            "object": "file",
+            "bytes": len(content),
+            "created_at": int(time.time()),
+            "filename": upload["filename"],
+            "purpose": upload["purpose"],
+        }
+        provider.stored[file["id"]] = {**file, "content": content}
+        upload.update(status="completed", file=file)
+        return json_response(shown(upload), headers={"x-request-id": request_id()})
+
+    return [
+        ("POST", "/v1/uploads", guarded(authorize, create)),
+        ("POST", "/v1/uploads/{upload_id}/parts", guarded(authorize, part)),
+        ("POST", "/v1/uploads/{upload_id}/complete", guarded(authorize, complete)),
+    ]
+
+
 def batches(provider: FakeProvider, authorize: Authorize) -> list[tuple[str, str, Handler]]:
     """``POST /v1/batches`` over an uploaded ``/v1/chat/completions`` input
     file; the batch has completed by the next look, its answers in an output
@@ -569,6 +646,7 @@ def routes(provider: FakeProvider) -> list[tuple[str, str, Handler]]:
         ("POST", "/v1/chat/completions", chat_completions(provider, authorize, "openai")),
         *stored_completions(provider, authorize),
         *files(provider, authorize),
+        *uploads(provider, authorize),
         *batches(provider, authorize),
         ("POST", "/v1/embeddings", embeddings(provider, authorize, "openai")),
         ("GET", "/v1/models", list_all),

@@ -25,6 +25,9 @@ ANTHROPIC = ConnectionType.ANTHROPIC
         (ANTHROPIC, "POST", "v1/files", "files.upload"),
         (OPENAI, "POST", "v1/files", "files.upload"),
         (OPENAI, "GET", "v1/files/file-1/content", "files.content"),
+        (OPENAI, "POST", "v1/uploads/upload_1/parts", "uploads.part"),
+        (OPENAI, "POST", "v1/uploads", None),  # a size and a name: no text of the file
+        (OPENAI, "POST", "v1/uploads/upload_1/complete", None),
         (OPENAI, "GET", "v1/files/file-1", None),
         (OPENAI, "GET", "v1/containers/c/files/file-1/content", "files.content"),
         (ConnectionType.AZURE_OPENAI, "POST", "openai/files", "files.upload"),

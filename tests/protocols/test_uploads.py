@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 
 from tests.helpers.inspectors import TestInspector
 from tests.protocols.test_openai import exchange
 from warden.pipeline.chain import Pipeline
 from warden.pipeline.request import SlotWalker
 from warden.protocols.openai_chat import iter_chat_slots
-from warden.protocols.uploads import Upload, boundary_of, read_upload, split
+from warden.protocols.uploads import Upload, boundary_of, decode_cut, read_upload, split
 
 
 def multipart(content: bytes, purpose: str = "user_data", name: str = "a.txt") -> tuple[str, bytes]:
@@ -100,3 +101,20 @@ def test_a_binary_file_or_no_file_is_not_inspected_and_says_why() -> None:
         "inspected": False,
         "why": "not a multipart upload with a file part",
     }
+
+
+@pytest.mark.parametrize(
+    ("piece", "text"),
+    [
+        ("caf\u00e9".encode(), "caf\u00e9"),  # whole: as it is
+        ("\u00e9t\u00e9".encode()[1:], "t\u00e9"),  # starts inside a character
+        ("t\u20ac".encode()[:-1], "t"),  # ends inside one (three bytes, two here)
+        ("\U0001f600ok\U0001f600".encode()[3:-2], "ok"),  # four-byte ones, both ends
+        (b"\xff\xfe binary", None),
+        (b"ok \xc3\x28 not text", None),  # broken inside, not at an end
+    ],
+)
+def test_a_piece_cut_at_any_byte_decodes_without_its_partial_ends(
+    piece: bytes, text: str | None
+) -> None:
+    assert decode_cut(piece) == text

@@ -600,6 +600,43 @@ def test_an_upload_a_blocking_rule_matches_never_reaches_the_provider(
     assert not provider.recorder.requests and not provider.stored
 
 
+def _chunked(client: openai.OpenAI, content: bytes, part_size: int) -> Any:
+    return client.uploads.upload_file_chunked(
+        file=content,
+        filename="notes.txt",
+        bytes=len(content),
+        mime_type="text/plain",
+        purpose="user_data",
+        part_size=part_size,
+    )
+
+
+def test_a_clean_chunked_upload_goes_through_part_by_part(
+    masked: str, provider: FakeProvider
+) -> None:
+    client = openai.OpenAI(base_url=masked + "/openai/v1", api_key=GATEWAY_TOKEN, max_retries=0)
+    content = ("caf\u00e9 notes, nothing secret in them. " * 40).encode()
+    upload = _chunked(client, content, part_size=333)  # parts cut inside "é"
+    assert upload.status == "completed" and upload.file is not None
+    assert provider.stored[upload.file.id]["content"] == content
+
+
+def test_a_chunked_upload_part_with_a_secret_is_refused_unsent(
+    masked: str, provider: FakeProvider
+) -> None:
+    """A part cannot be masked (the upload's size is fixed when it is
+    created): one the masker would change is refused, and never sent."""
+    client = openai.OpenAI(base_url=masked + "/openai/v1", api_key=GATEWAY_TOKEN, max_retries=0)
+    # 301-byte parts: the second starts and ends inside an "é", and holds the key
+    content = ("\u00e9" * 200 + f" token {GITHUB_PAT} " + "\u00e9" * 200).encode()
+    with pytest.raises(openai.BadRequestError, match=r"github-pat-classic.*POST /v1/files"):
+        _chunked(client, content, part_size=301)
+    sent = [r.body for r in provider.recorder.requests if r.path.endswith("/parts")]
+    assert len(sent) == 1 and GITHUB_PAT.encode() not in b"".join(sent)  # the first, clean
+    upload = next(v for v in provider.stored.values() if v.get("object") == "upload")
+    assert upload["status"] == "pending" and upload["parts"]  # the clean parts before it
+
+
 def test_a_policy_can_refuse_uploads_it_cannot_read(
     upstream: str, env: dict[str, str], provider: FakeProvider
 ) -> None:

@@ -80,8 +80,13 @@ class Operation:
     sniff: Callable[[bytes], bool] | None = None
     """With ``lines``: whether a body's first line makes it JSON Lines to
     inspect; a body whose first line does not passes untouched."""
-    upload: bool = False
-    """A multipart file upload: its text file is inspected (:mod:`uploads`)."""
+    upload: str | None = None
+    """A multipart file upload: the form field of the file whose text is
+    inspected (:mod:`uploads`)."""
+    fixed_size: bool = False
+    """With ``upload``: the provider knows the file's size already (a part of
+    a chunked upload, declared when the upload was created), so text the
+    inspectors would change is refused, not rewritten."""
 
 
 def no_slots(body: Any) -> Iterator[TextSlot]:
@@ -89,7 +94,8 @@ def no_slots(body: Any) -> Iterator[TextSlot]:
     return iter(())
 
 
-UPLOAD = Operation("files.upload", no_slots, upload=True)
+UPLOAD = Operation("files.upload", no_slots, upload="file")
+UPLOAD_PART = Operation("uploads.part", no_slots, upload="data", fixed_size=True)
 MESSAGES = Operation(
     "messages", anthropic.iter_slots, anthropic.AnthropicStream, anthropic.transform_body
 )
@@ -200,6 +206,7 @@ FILE_CONTENT = Operation(
 )
 """A file download: inspected line by line when it is a batch's output."""
 _FILE_CONTENT = re.compile(r"/files/[^/]+/content$")
+_UPLOAD_PART = re.compile(r"/uploads/[^/]+/parts$")
 
 
 _RESPONSES_ACTIONS = {"compact": COMPACT, "input_tokens": INPUT_TOKENS}
@@ -292,6 +299,8 @@ def _openai(method: str, path: str) -> Operation | None:
             return COMPLETIONS
         if path.endswith("/files"):
             return UPLOAD
+        if path.endswith("/parts") and _UPLOAD_PART.search(path) is not None:
+            return UPLOAD_PART
     if method == "GET":
         if path.endswith("/chat/completions"):
             return STORED_CHATS

@@ -102,9 +102,45 @@ def form_value(body: bytes, parts: list[Part], name: str) -> str | None:
     return None
 
 
-def file_part(parts: list[Part]) -> Part | None:
-    """The uploaded file: the part named ``file`` that carries a file name."""
-    return next((p for p in parts if p.name == "file" and p.filename is not None), None)
+def file_part(parts: list[Part], field: str = "file") -> Part | None:
+    """The uploaded file: the part named ``field`` that carries a file name
+    (a chunked upload's ``data`` may come without one)."""
+    named = [p for p in parts if p.name == field]
+    return next((p for p in named if p.filename is not None), named[0] if named else None)
+
+
+def decode_cut(content: bytes) -> str | None:
+    """A piece of a UTF-8 file cut at arbitrary bytes (a part of a chunked
+    upload), decoded without the partial characters at its two ends (at most
+    three bytes each: they cannot hold a word); ``None`` when it is not text."""
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    start = 0
+    while start < min(3, len(content)) and content[start] & 0xC0 == 0x80:
+        start += 1
+    end = len(content)
+    for back in range(1, min(3, end - start) + 1):
+        lead = content[end - back]
+        if lead & 0xC0 == 0xC0:  # a lead byte: is its character complete?
+            need = 2 if lead < 0xE0 else 3 if lead < 0xF0 else 4
+            if back < need:
+                end -= back
+            break
+        if lead < 0x80:
+            break
+    try:
+        return content[start:end].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _decode(content: bytes) -> str | None:
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def splice(body: bytes, part: Part, content: bytes) -> bytes:
@@ -185,19 +221,24 @@ class Upload:
 
 
 def read_upload(
-    content_type: str, body: bytes, walker_for: Callable[[str], SlotWalker | None]
+    content_type: str,
+    body: bytes,
+    walker_for: Callable[[str], SlotWalker | None],
+    *,
+    field: str = "file",
+    cut: bool = False,
 ) -> Upload | dict[str, Any]:
-    """The text file in a multipart upload; or, when there is none to read,
-    what the record says instead (its name and size, and why)."""
+    """The text file in a multipart upload (its form field ``field``; with
+    ``cut``, a piece of a file cut at any byte); or, when there is none to
+    read, what the record says instead (its name and size, and why)."""
     boundary = boundary_of(content_type)
     parts = split(body, boundary) if boundary is not None else None
-    part = file_part(parts) if parts else None
+    part = file_part(parts, field) if parts else None
     if parts is None or part is None:
         return {"inspected": False, "why": "not a multipart upload with a file part"}
     content = body[part.start : part.end]
-    try:
-        text = content.decode("utf-8")
-    except UnicodeDecodeError:
+    text = decode_cut(content) if cut else _decode(content)
+    if text is None:
         return {
             "name": part.filename,
             "bytes": len(content),

@@ -15,7 +15,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -266,7 +266,13 @@ async def _exchange(ctx: Context) -> web.StreamResponse:
     upload: Upload | None = None
     view: JsonRequestView | None = None
     if operation is not None and operation.upload and body:
-        found = read_upload(request.headers.get("Content-Type", ""), body, _walker_for(ctx))
+        found = read_upload(
+            request.headers.get("Content-Type", ""),
+            body,
+            _walker_for(ctx),
+            field=operation.upload,
+            cut=operation.fixed_size,
+        )
         if isinstance(found, Upload):
             upload, view = found, found.view
         else:
@@ -293,7 +299,9 @@ async def _exchange(ctx: Context) -> web.StreamResponse:
                 # Only the size: a blocking rule may leave its match unmasked.
                 failure, outcome = blocked_error(blocked, request=True), "blocked"
             elif upload is not None:
-                if view.dirty:
+                if view.dirty and operation is not None and operation.fixed_size:
+                    failure, outcome = _part_refused(decisions), "blocked"
+                elif view.dirty:
                     body = upload.rebuilt()
                 opening = {**target, "bytes": len(body), "file": upload.record()}
             else:
@@ -311,6 +319,18 @@ async def _exchange(ctx: Context) -> web.StreamResponse:
     if failure is not None:
         return _fail(ctx, failure, outcome=outcome)
     return await _forward(ctx, operation, body, ctx.pipeline)
+
+
+def _part_refused(decisions: Sequence[Decision]) -> GatewayError:
+    """A part of a chunked upload the inspectors would change: its size is
+    fixed (declared when the upload was created), so it is not sent at all."""
+    rules = ", ".join(dict.fromkeys(d.rule for d in decisions if d.rule)) or "a rule"
+    return GatewayError(
+        ErrorKind.INVALID_REQUEST,
+        f"Warden found {rules} in this part of a chunked upload and did not send it: a "
+        "part cannot be masked without changing the size the upload was created with. "
+        "Upload the file with POST /v1/files instead, where Warden masks it.",
+    )
 
 
 async def _forward(
