@@ -113,10 +113,9 @@ def decode_cut(content: bytes) -> str | None:
     """A piece of a UTF-8 file cut at arbitrary bytes (a part of a chunked
     upload), decoded without the partial characters at its two ends (at most
     three bytes each: they cannot hold a word); ``None`` when it is not text."""
-    try:
-        return content.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
+    whole = _decode(content)
+    if whole is not None:
+        return whole
     start = 0
     while start < min(3, len(content)) and content[start] & 0xC0 == 0x80:
         start += 1
@@ -130,10 +129,7 @@ def decode_cut(content: bytes) -> str | None:
             break
         if lead < 0x80:
             break
-    try:
-        return content[start:end].decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+    return _decode(content[start:end])
 
 
 def _decode(content: bytes) -> str | None:
