@@ -5,9 +5,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
 from typing import Any
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from warden.server.logs import JsonFormatter, LineWriter, _DeferredHandler
@@ -105,9 +106,12 @@ def test_timestamps_follow_each_record_across_seconds() -> None:
         max_size=6,
     )
 )
+@example({"": float("inf"), "z": "\u00e9"})  # infinite, and a line to escape
 def test_a_line_holds_what_the_standard_encoder_would_write(fields: dict[str, Any]) -> None:
     """orjson writes the common line; the values read back are the standard
-    encoder's, and a line stays ASCII whatever the fields hold."""
+    encoder's, except that an infinite float is written as ``null`` (valid
+    JSON, where the standard encoder writes ``Infinity``), and a line stays
+    ASCII whatever the fields hold."""
     record = logging.LogRecord("warden.exchange", logging.INFO, "", 0, "exchange", None, None)
     record.fields = fields
     line = JsonFormatter().format(record)
@@ -116,4 +120,5 @@ def test_a_line_holds_what_the_standard_encoder_would_write(fields: dict[str, An
     for key in ("ts", "level", "logger", "msg"):
         parsed.pop(key)
         fields.pop(key, None)
-    assert parsed == json.loads(json.dumps(fields))
+    finite = {k: None if isinstance(v, float) and math.isinf(v) else v for k, v in fields.items()}
+    assert parsed == json.loads(json.dumps(finite))

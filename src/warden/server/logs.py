@@ -9,6 +9,8 @@ from __future__ import annotations
 import atexit
 import json
 import logging
+import math
+import re
 import sys
 import threading
 import time
@@ -28,14 +30,41 @@ _OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
 def _line(out: dict[str, Any]) -> str:
     """One JSON line. orjson writes it at a tenth of the standard encoder's
     cost (every exchange logs a line, on a thread that shares the
-    interpreter lock with the event loop); a line it would write with
-    characters beyond ASCII, or a value it cannot hold, goes through the
-    standard encoder, so lines stay ASCII (``\\u`` escapes) as before."""
+    interpreter lock with the event loop); characters beyond ASCII are then
+    escaped (``\\u``, as the standard encoder does), so lines stay ASCII.
+    A value orjson cannot hold (an integer beyond 64 bits) sends the line
+    through the standard encoder. Either way an infinite float is written
+    as ``null``: the standard encoder's ``Infinity`` is not JSON."""
     try:
         raw = orjson.dumps(out, default=str, option=_OPTIONS)
     except TypeError:  # orjson.JSONEncodeError: a big int, a key that is not a str
-        return _ENCODER.encode(out)
-    return raw.decode("ascii") if raw.isascii() else _ENCODER.encode(out)
+        return _ENCODER.encode(_finite(out))
+    if raw.isascii():
+        return raw.decode("ascii")
+    # Outside ASCII means inside a string, where any character may be escaped.
+    return _NON_ASCII.sub(_escape, raw.decode("utf-8"))
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every infinite or NaN float as ``None``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 class JsonFormatter(logging.Formatter):
