@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import anthropic
 import openai
 import pytest
+from hypothesis import settings
+
+# CI (`.ci/run`) tries the same examples on every run, so its verdict can be
+# repeated; elsewhere `make test` keeps exploring with fresh random ones.
+settings.register_profile("ci", derandomize=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(autouse=True)
