@@ -19,19 +19,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Table, text
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine
 
 from warden.storage import engine as storage_engine
+from warden.storage import migrations
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "warden_access_alembic_version"
-# pg_advisory_xact_lock key: the bytes of "wardenac" as a signed 64-bit integer.
-_PG_LOCK_KEY = int.from_bytes(b"wardenac", "big", signed=True)
+STREAM = migrations.Stream(MIGRATIONS, VERSION_TABLE, head="access_0001", lock="wardenac")
 
 Clock = Callable[[], float]
 """Seconds since the epoch. Everything in ``warden.access`` takes time from one."""
@@ -51,27 +48,13 @@ def create_access_engine(url: str) -> Engine:
     return storage_engine.open_engine(url, what="access store", pool_size=4)
 
 
-def alembic_config() -> AlembicConfig:
-    config = AlembicConfig()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("version_table", VERSION_TABLE)
-    return config
-
-
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the access tables to ``revision``; concurrent starts are serialised."""
-    config = alembic_config()
-    with engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-        config.attributes["connection"] = conn
-        command.upgrade(config, revision)
+    migrations.upgrade(engine, STREAM, revision=revision)
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
-        return context.get_current_revision()
+    return migrations.current_revision(engine, VERSION_TABLE)
 
 
 class AccessStore:

@@ -16,10 +16,11 @@ from typing import Any
 
 from sqlalchemy import Engine, select, text, update
 
-from warden.approvals.schema import approvals
+from warden.approvals.schema import VERSION_TABLE, approvals
 from warden.storage import migrations
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+STREAM = migrations.Stream(MIGRATIONS, VERSION_TABLE, head="a0001", lock="warden_approvals")
 CHANNEL = "warden_approvals"
 """The PostgreSQL NOTIFY channel on which decisions are announced."""
 
@@ -96,7 +97,7 @@ class ApprovalStore:
         self.engine = engine
 
     def migrate(self) -> None:
-        migrations.upgrade(self.engine, MIGRATIONS, lock="warden_approvals")
+        migrations.upgrade(self.engine, STREAM)
 
     def create(
         self,
