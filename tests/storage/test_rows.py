@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
@@ -60,6 +61,29 @@ def test_rows_in_chunks_land_whole_in_any_column_order(engine: Engine) -> None:
     with engine.begin() as conn:
         insert(conn, [(f"n{i}", i * 10, i) for i in range(1, 6)])
     assert stored(engine) == [(i, f"n{i}", i * 10) for i in range(1, 6)]
+
+
+def test_batches_of_every_size_share_a_few_statements(engine: Engine) -> None:
+    # The driver caches the statements it prepares: one per batch size
+    # would hold a large prepared INSERT for each size a recorder meets.
+    statements: set[str] = set()
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.add(statement)
+
+    insert = RowInserter(engine, items.insert(), ("id", "name", "hits"), chunk=500)
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        first = 1
+        for count in (*range(1, 40), 255, 256, 499, 500, 501, 777, 1000, 1234):
+            with engine.begin() as conn:
+                insert(conn, [(i, f"n{i}", i) for i in range(first, first + count)])
+            first += count
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    inserts = {s for s in statements if s.lstrip().upper().startswith("INSERT")}
+    assert len(inserts) <= 10  # 500, then 256, 128, ..., 1
+    assert [row[0] for row in stored(engine)] == list(range(1, first))
 
 
 def test_an_upsert_keeps_its_conflict_clause(engine: Engine) -> None:

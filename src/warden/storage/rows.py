@@ -20,7 +20,8 @@ class RowInserter:
     """Runs an INSERT as multi-row ``INSERT … VALUES (…), (…), … [ON CONFLICT …]``
     on SQLite, as the driver's pipelined ``executemany`` on PostgreSQL.
 
-    One statement per ``chunk`` rows, sent straight to the driver: SQLite's
+    One statement per ``chunk`` rows (the rest in powers of two, so a few
+    statements serve every batch size), sent straight to the driver: SQLite's
     driver releases the GIL around every statement it steps, so an
     ``executemany`` of 2,000 rows handed the GIL back and forth with the
     event loop 2,000 times per batch, and SQLAlchemy's per-row parameter
@@ -72,14 +73,35 @@ class RowInserter:
             else:
                 conn.exec_driver_sql(one, [tuple(row[i] for i in order) for row in rows])
             return
-        for at in range(0, len(rows), self._chunk):
-            part = rows[at : at + self._chunk]
-            sql = self._sql.get(len(part))
+        at = 0
+        for size in self._sizes(len(rows)):
+            part = rows[at : at + size]
+            at += size
+            sql = self._sql.get(size)
             if sql is None:
-                sql = self._head + ", ".join([self._row] * len(part)) + self._tail
-                self._sql[len(part)] = sql
+                sql = self._head + ", ".join([self._row] * size) + self._tail
+                self._sql[size] = sql
             if order is None:
                 params = tuple(itertools.chain.from_iterable(part))
             else:
                 params = tuple(row[i] for row in part for i in order)
             conn.exec_driver_sql(sql, params)
+
+    def _sizes(self, count: int) -> list[int]:
+        """How many rows each statement takes: whole chunks, then the rest
+        in powers of two, largest first.
+
+        So one inserter runs at most a dozen distinct statements however
+        its batches vary in size. SQLite's driver keeps the last 128
+        statements it prepared, and a prepared many-row INSERT is large: a
+        batch size of its own for each batch (what a recorder's batches
+        are) held tens of megabytes of prepared statements, and prepared
+        a new one for almost every batch."""
+        chunk = self._chunk
+        sizes = [chunk] * (count // chunk)
+        rest = count % chunk
+        while rest:
+            size = 1 << (rest.bit_length() - 1)
+            sizes.append(size)
+            rest -= size
+        return sizes
