@@ -10,7 +10,11 @@ each of the gateway's threads in /proc: CPU (user + system) per request and
 context switches per request (voluntary ones are waits, mostly for the
 interpreter lock), and the recorder's batches from `/metrics`. The event
 loop is the busiest thread; with recording on, the audit writer is the
-second. Not run by `make bench`; the figures are /proc's 10 ms ticks.
+second. Each run also shows how busy the event loop was (in cores) and how
+much CPU the whole machine left idle per request: a loop near 1.0 with
+little idle is the bottleneck, and every microsecond added to it per
+request comes off the throughput. Not run by `make bench`; the figures are
+/proc's 10 ms ticks.
 """
 
 from __future__ import annotations
@@ -50,6 +54,13 @@ def threads(pid: int) -> Ticks:
     return out
 
 
+def machine_idle() -> int:
+    """The whole machine's idle and I/O-wait ticks so far (``/proc/stat``)."""
+    with open("/proc/stat") as f:
+        fields = f.readline().split()
+    return int(fields[4]) + int(fields[5])
+
+
 def recorder_batches(server: Server) -> float | None:
     with urllib.request.urlopen(server.url + "/metrics", timeout=10) as reply:
         for line in reply.read().decode().splitlines():
@@ -84,9 +95,10 @@ def one_run(fleet: Any, name: str, api: str, seconds: float) -> dict[str, Any]:
     load.stdin.close()
     time.sleep(warmup + 0.2)
     batches = recorder_batches(server)
-    before, started = threads(server.pid), time.monotonic()
+    idle0, before, started = machine_idle(), threads(server.pid), time.monotonic()
     time.sleep(seconds - 0.4)
     after, elapsed = threads(server.pid), time.monotonic() - started
+    idle = machine_idle() - idle0
     batches_after = recorder_batches(server)
     result = json.loads(load.stdout.read())
     load.wait()
@@ -102,6 +114,8 @@ def one_run(fleet: Any, name: str, api: str, seconds: float) -> dict[str, Any]:
     return {
         "rps": result["rps"],
         "threads": per_thread,
+        "loop_cores": per_thread[0][0] * requests / 1e6 / elapsed if per_thread else 0.0,
+        "idle_us": idle * tick_us / requests,
         "batches_per_s": (
             (batches_after - batches) / elapsed
             if batches is not None and batches_after is not None
@@ -131,7 +145,9 @@ def main() -> int:
                 print(
                     f"round {round_no} {name}/{args.api}: {run['rps']:.0f} req/s; per request, "
                     f"each thread's CPU (voluntary/involuntary switches): {shown}"
-                    + (f"; {batches:.1f} batches/s" if batches else ""),
+                    + (f"; {batches:.1f} batches/s" if batches else "")
+                    + f"; loop busy {run['loop_cores']:.2f} cores, machine idle "
+                    f"{run['idle_us']:.0f} µs/request",
                     flush=True,
                 )
             ratios.append(rps["warden"] / rps["warden-norec"])
