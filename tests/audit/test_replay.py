@@ -112,6 +112,12 @@ def test_batch_results_show_a_line_per_request() -> None:
     ]
 
 
+def test_a_downloaded_files_text_replays_as_text() -> None:
+    assert render.stream_pieces({"t": 0.01, "text": "token=[REDACTED:x]\n"}) == [
+        ("text", "token=[REDACTED:x]\n")
+    ]
+
+
 def test_show_lists_every_event() -> None:
     out = console()
     events = [

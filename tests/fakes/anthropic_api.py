@@ -358,6 +358,24 @@ def routes(provider: FakeProvider) -> list[tuple[str, str, Handler]]:
         provider.stored[kept["id"]] = {**kept, "content": content}
         return json_response(kept, headers={"request-id": request_id()})
 
+    async def download_file(request: web.Request) -> web.StreamResponse:
+        """A file's content: only the files Anthropic's tools wrote (put in
+        ``provider.stored`` with ``"downloadable": True``) can be downloaded."""
+        try:
+            check_headers(provider, request)
+            wanted = request.match_info["file_id"]
+            found = provider.stored.get(wanted)
+            if found is None or found.get("type") != "file":
+                raise ApiError(404, f"File not found: {wanted}")
+            if not found.get("downloadable"):
+                raise ApiError(400, f"File {wanted} is not downloadable")
+        except ApiError as error:
+            return error_response(error)
+        return web.Response(
+            body=found["content"],
+            headers={"Content-Type": found["mime_type"], "request-id": request_id()},
+        )
+
     async def batch_results(request: web.Request) -> web.StreamResponse:
         try:
             found = stored_batch(request)
@@ -375,6 +393,7 @@ def routes(provider: FakeProvider) -> list[tuple[str, str, Handler]]:
         ("POST", "/v1/complete", complete),
         ("POST", "/v1/messages/batches", create_batch),
         ("POST", "/v1/files", upload_file),
+        ("GET", "/v1/files/{file_id}/content", download_file),
         ("GET", "/v1/messages/batches/{batch_id}", get_batch),
         ("GET", "/v1/messages/batches/{batch_id}/results", batch_results),
         ("POST", "/v1/messages/count_tokens", count_tokens),

@@ -52,3 +52,14 @@ def test_whole_is_feed_then_end_for_every_stage() -> None:
         assert out.text == first.text + last.text
         assert out.decisions == first.decisions + last.decisions
         assert at_once.text == fed.text and at_once.changed == fed.changed
+
+
+def test_a_channel_that_keeps_nothing_still_lets_everything_through() -> None:
+    """A file download is a channel too long to hold: it keeps no copy."""
+    for stages in ([TestInspector()], []):
+        chain = Pipeline(stages).open_channel(
+            exchange(), Channel("file", ChannelKind.TEXT), keep=False
+        )
+        out = [chain.feed("ab").text, chain.feed("c").text, chain.end().text]
+        assert "".join(out) == ("ABC" if stages else "abc")
+        assert chain.text == "" and chain._fed == []

@@ -23,6 +23,9 @@ ANTHROPIC = ConnectionType.ANTHROPIC
         (ANTHROPIC, "POST", "v1/complete", "complete"),
         (ANTHROPIC, "GET", "v1/models", None),
         (ANTHROPIC, "POST", "v1/files", "files.upload"),
+        (ANTHROPIC, "GET", "v1/files/file_011C/content", "files.content"),
+        (ANTHROPIC, "GET", "v1/files/file_011C", None),  # its metadata: no content
+        (ANTHROPIC, "DELETE", "v1/files/file_011C/content", None),
         (OPENAI, "POST", "v1/files", "files.upload"),
         (OPENAI, "GET", "v1/files/file-1/content", "files.content"),
         (OPENAI, "POST", "v1/uploads/upload_1/parts", "uploads.part"),

@@ -30,12 +30,17 @@ from warden.pipeline.types import (
 class ChannelChain:
     """One response channel run through every interested inspector."""
 
-    __slots__ = ("_ended", "_fed", "_stages", "channel", "emitted", "max_held")
+    __slots__ = ("_ended", "_fed", "_keep", "_stages", "channel", "emitted", "max_held")
 
-    def __init__(self, channel: Channel, stages: Sequence[ChannelInspector]) -> None:
+    def __init__(
+        self, channel: Channel, stages: Sequence[ChannelInspector], *, keep: bool = True
+    ) -> None:
         self.channel = channel
         self._stages = tuple(stages)
         self._ended = False
+        self._keep = keep
+        """Keep what was fed and let through (``text``, ``changed``); off for a
+        channel too long to hold (a file download), where both stay empty."""
         self._fed: list[str] = []
         self.emitted: list[str] = []
         self.max_held = 0
@@ -43,9 +48,12 @@ class ChannelChain:
     def feed(self, text: str) -> ChannelOut:
         if self._ended:
             raise RuntimeError(f"channel {self.channel.key} fed after its end")
-        self._fed.append(text)
+        keep = self._keep
+        if keep:
+            self._fed.append(text)
         if not self._stages:
-            self.emitted.append(text)
+            if keep:
+                self.emitted.append(text)
             return ChannelOut(text)
         decisions: list[Decision] = []
         for stage in self._stages:
@@ -53,7 +61,8 @@ class ChannelChain:
             decisions.extend(out.decisions)
             text = out.text
         self._note_held()
-        self.emitted.append(text)
+        if keep:
+            self.emitted.append(text)
         return ChannelOut(text, tuple(decisions))
 
     def end(self) -> ChannelOut:
@@ -70,7 +79,8 @@ class ChannelChain:
             out = stage.end()
             decisions.extend(out.decisions)
             text += out.text
-        self.emitted.append(text)
+        if self._keep:
+            self.emitted.append(text)
         return ChannelOut(text, tuple(decisions))
 
     def whole(self, text: str) -> ChannelOut:
@@ -83,7 +93,8 @@ class ChannelChain:
         if self._ended:
             raise RuntimeError(f"channel {self.channel.key} fed after its end")
         self._ended = True
-        self._fed.append(text)
+        if self._keep:
+            self._fed.append(text)
         decisions: list[Decision] = []
         for stage in self._stages:
             at_once = getattr(stage, "whole", None)
@@ -97,7 +108,8 @@ class ChannelChain:
             decisions.extend(fed.decisions)
             decisions.extend(end.decisions)
             text = fed.text + end.text
-        self.emitted.append(text)
+        if self._keep:
+            self.emitted.append(text)
         return ChannelOut(text, tuple(decisions))
 
     def deliver(self, text: str) -> ChannelOut:
@@ -144,10 +156,12 @@ class Pipeline:
             decisions.extend(inspector.inspect_request(exchange, request))
         return decisions
 
-    def open_channel(self, exchange: Exchange, channel: Channel) -> ChannelChain:
+    def open_channel(
+        self, exchange: Exchange, channel: Channel, *, keep: bool = True
+    ) -> ChannelChain:
         stages = []
         for inspector in self.inspectors:
             stage = inspector.open_channel(exchange, channel)
             if stage is not None:
                 stages.append(stage)
-        return ChannelChain(channel, stages)
+        return ChannelChain(channel, stages, keep=keep)

@@ -79,7 +79,11 @@ class Operation:
     (the handler puts both bases in ``exchange.state``)."""
     sniff: Callable[[bytes], bool] | None = None
     """With ``lines``: whether a body's first line makes it JSON Lines to
-    inspect; a body whose first line does not passes untouched."""
+    inspect; a body whose first line does not is read as ``download`` says."""
+    download: bool = False
+    """A file's content: text is inspected as it streams, like the model's
+    text; a binary file passes, recorded as not inspected
+    (:mod:`warden.server.downloads`)."""
     upload: str | None = None
     """A multipart file upload: the form field of the file whose text is
     inspected (:mod:`uploads`)."""
@@ -203,8 +207,13 @@ FILE_CONTENT = Operation(
     no_slots,
     lines=openai_batches.transform_output_line,
     sniff=openai_batches.is_output_line,
+    download=True,
 )
-"""A file download: inspected line by line when it is a batch's output."""
+"""A file download (also a container's file): inspected line by line when
+it is a batch's output, as text when it is any other text file."""
+FILE_DOWNLOAD = Operation("files.content", no_slots, download=True)
+"""Anthropic's file download: the files its code execution tool and skills
+write, inspected as text when they are text."""
 _FILE_CONTENT = re.compile(r"/files/[^/]+/content$")
 _UPLOAD_PART = re.compile(r"/uploads/[^/]+/parts$")
 
@@ -275,6 +284,8 @@ def _anthropic(method: str, path: str) -> Operation | None:
             return COMPLETE
         if path.endswith("/v1/files"):
             return UPLOAD
+    if method == "GET" and path.endswith("/content") and _FILE_CONTENT.search(path) is not None:
+        return FILE_DOWNLOAD
     batch = _BATCH.search(path) if "/batches" in path else None
     if batch is None:
         return None

@@ -33,6 +33,7 @@ from warden.protocols.anthropic_batches import LINKS
 from warden.protocols.base import blocked_error, dumps_bytes
 from warden.protocols.registry import Operation, around_the_gateway, resolve
 from warden.protocols.uploads import Upload, read_upload
+from warden.server.downloads import relay_download
 from warden.server.keys import RECORDER, RUNTIME, STATE
 from warden.server.logs import log_fields
 from warden.server.relay import (
@@ -379,6 +380,8 @@ async def _forward(
                 if upstream.status >= 400:
                     ctx.outcome = "upstream_error"
                 return await relay_raw(ctx, upstream, out_headers)
+            if operation.download:
+                return await relay_download(ctx, operation, pipeline, upstream, out_headers)
             if operation.lines is not None:
                 return await relay_lines(ctx, operation, pipeline, upstream, out_headers)
             if upstream.content_type == "text/event-stream" and operation.stream is not None:

@@ -81,7 +81,7 @@ async def record_end(ctx: Context, **response: Any) -> None:
     )
 
 
-class _Chunks:
+class Chunks:
     """An upstream body's reads, after bytes already read from it (a peek)."""
 
     def __init__(self, reader: aiohttp.StreamReader, first: bytes = b"") -> None:
@@ -102,12 +102,15 @@ async def relay_raw(
     headers: CIMultiDict[str],
     *,
     first: bytes = b"",
+    why: str | None = None,
 ) -> web.StreamResponse:
     """Pass a body through, scrubbing any echo of the upstream credential.
 
     An error body is read whole (it is small, and the agent needs all of
     it); anything else is streamed, however large (a file download), with
-    a scrubber that finds a credential split across two reads."""
+    a scrubber that finds a credential split across two reads. ``why``:
+    the body is one the inspectors would read but cannot (a binary
+    download), recorded as not inspected, and why."""
     broker = ctx.connection.broker
     if upstream.status >= 400:
         body = await upstream.read()
@@ -119,14 +122,14 @@ async def relay_raw(
     await response.prepare(ctx.request)
     scrubber = broker.scrubber()
     total = 0
-    chunks = _Chunks(upstream.content, first)
+    chunks = Chunks(upstream.content, first)
     while True:
         try:
             chunk = await chunks.next()
         except (aiohttp.ClientError, TimeoutError) as exc:
             # Only the upstream's read is guarded: a failed write to the
             # agent (it went away) is a ConnectionResetError for the caller.
-            await _cut_short(ctx, response, upstream, total, exc)
+            await cut_short(ctx, response, upstream, total, exc)
             return response
         if not chunk:
             break
@@ -135,11 +138,12 @@ async def relay_raw(
         if out:
             await response.write(out)
     await response.write_eof(scrubber.finish())
-    await record_end(ctx, content_type=upstream.content_type, bytes=total)
+    unread = {} if why is None else {"inspected": False, "why": why}
+    await record_end(ctx, content_type=upstream.content_type, bytes=total, **unread)
     return response
 
 
-async def _cut_short(
+async def cut_short(
     ctx: Context,
     response: web.StreamResponse,
     upstream: aiohttp.ClientResponse,
@@ -160,12 +164,12 @@ async def _cut_short(
     try:
         await record_end(ctx, content_type=upstream.content_type, bytes=total, error=message)
     except RecordingFailed:  # strict mode: the body is cut all the same
-        log.exception("recording failed in strict mode", extra={"fields": _ids(ctx)})
+        log.exception("recording failed in strict mode", extra={"fields": ids(ctx)})
         ctx.outcome = "recording_failed"
-    _close(ctx, response)
+    close_cut(ctx, response)
 
 
-def _close(ctx: Context, response: web.StreamResponse) -> None:
+def close_cut(ctx: Context, response: web.StreamResponse) -> None:
     """End a body already on its way without its last chunk: the agent's
     client learns it is incomplete."""
     transport = ctx.request.transport
@@ -186,11 +190,15 @@ async def relay_json(
     assert operation.body is not None
     raw = await read_up_to(upstream.content, MAX_JSON_RESPONSE + 1)
     if len(raw) > MAX_JSON_RESPONSE:
-        return _error(ctx, GatewayError(ErrorKind.UPSTREAM, "the upstream response is too large"))
+        return error_answer(
+            ctx, GatewayError(ErrorKind.UPSTREAM, "the upstream response is too large")
+        )
     try:
         body = json.loads(raw)
     except ValueError:
-        return _error(ctx, GatewayError(ErrorKind.UPSTREAM, "the upstream sent malformed JSON"))
+        return error_answer(
+            ctx, GatewayError(ErrorKind.UPSTREAM, "the upstream sent malformed JSON")
+        )
     if ctx.policy.raw_recording and getattr(ctx.recorder, "raw_enabled", False):
         await ctx.recorder.record_raw(  # type: ignore[attr-defined]
             ctx.exchange, RecordKind.RESPONSE_BODY, {"body": json.loads(raw)}
@@ -199,12 +207,12 @@ async def relay_json(
         result = operation.body(body, ctx.exchange, pipeline) or []
     except Exception:
         log.exception("response inspection failed", extra={"fields": {"exchange": ctx.exchange.id}})
-        return _error(ctx, _failed(ctx))
+        return error_answer(ctx, _failed(ctx))
     await record_decisions(ctx)
     blocks = [item for item in result if isinstance(item, Block)]
     if blocks:
         ctx.outcome = "blocked"
-        return _error(ctx, blocked_error(blocks[0].decision))
+        return error_answer(ctx, blocked_error(blocks[0].decision))
     patches = [item for item in result if isinstance(item, Patch)]
     if patches:
         # The agent's copy gets vault values back in its tool arguments; the
@@ -235,6 +243,8 @@ async def relay_lines(
     pipeline: Pipeline,
     upstream: aiohttp.ClientResponse,
     headers: CIMultiDict[str],
+    *,
+    first: bytes = b"",
 ) -> web.StreamResponse:
     """A JSON Lines body (batch results), inspected a line at a time as it
     streams, however large the file: each whole line read is parsed,
@@ -245,37 +255,23 @@ async def relay_lines(
     or an upstream that breaks cut the body short (no last chunk): the
     agent's client reports an incomplete body rather than take the rest.
 
-    With ``operation.sniff``, the body is JSON Lines only if its first line
-    says so (a file download may be a batch's answers or anything else): it
-    is read first, and a body that fails the check passes as
-    :func:`relay_raw` passes it."""
+    ``first``: the start of the body, read already (a download's first line,
+    which told it from other files: :mod:`warden.server.downloads`)."""
     assert operation.lines is not None
     transform = operation.lines
     limit = ctx.runtime.config.limits.max_event_bytes
-    first = b""
-    if operation.sniff is not None:
-        if upstream.status >= 400:
-            return await relay_raw(ctx, upstream, headers)
-        try:
-            first = await _first_line(upstream.content, limit)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            ctx.outcome = "upstream_error"  # nothing was sent yet: an error answer
-            message = f"the upstream broke the body before its first line ({type(exc).__name__})"
-            return _error(ctx, GatewayError(ErrorKind.UPSTREAM, message))
-        if not operation.sniff(first.split(b"\n", 1)[0]):
-            return await relay_raw(ctx, upstream, headers, first=first)
     response = web.StreamResponse(status=upstream.status, headers=headers)
     await response.prepare(ctx.request)
     broker = ctx.connection.broker
     pending = bytearray()  # the part line read so far
     total = lines = 0
     t0 = time.monotonic()
-    chunks = _Chunks(upstream.content, first)
+    chunks = Chunks(upstream.content, first)
     while True:
         try:
             chunk = await chunks.next()
         except (aiohttp.ClientError, TimeoutError) as exc:
-            await _cut_short(ctx, response, upstream, total, exc)
+            await cut_short(ctx, response, upstream, total, exc)
             return response
         total += len(chunk)
         pending += chunk
@@ -283,7 +279,7 @@ async def relay_lines(
         parts = bytes(pending[:cut]).split(b"\n")
         del pending[:cut]
         if len(pending) > limit:
-            await _cut_short(ctx, response, upstream, total, ValueError("a line over the limit"))
+            await cut_short(ctx, response, upstream, total, ValueError("a line over the limit"))
             return response
         wire: list[bytes] = []
         recorded: list[Any] = []
@@ -293,14 +289,14 @@ async def relay_lines(
             try:
                 line = json.loads(raw)
             except ValueError as exc:
-                await _cut_short(ctx, response, upstream, total, exc)
+                await cut_short(ctx, response, upstream, total, exc)
                 return response
             try:
                 patches = transform(line, ctx.exchange, pipeline) or []
             except Exception:
-                log.exception("results inspection failed", extra={"fields": _ids(ctx)})
+                log.exception("results inspection failed", extra={"fields": ids(ctx)})
                 ctx.outcome = "error"  # the exchange's end is recorded as it finishes
-                _close(ctx, response)
+                close_cut(ctx, response)
                 return response
             with patched(patches):
                 wire.append(dumps_bytes(line) + b"\n")
@@ -317,9 +313,9 @@ async def relay_lines(
             except RecordingFailed:
                 # Strict mode: what cannot be recorded is not sent, and the
                 # status is out, so the body is cut (not an error answer).
-                log.exception("recording failed in strict mode", extra={"fields": _ids(ctx)})
+                log.exception("recording failed in strict mode", extra={"fields": ids(ctx)})
                 ctx.outcome = "recording_failed"
-                _close(ctx, response)
+                close_cut(ctx, response)
                 return response
             await response.write(broker.scrub(b"".join(wire)))
         if not chunk:
@@ -329,22 +325,11 @@ async def relay_lines(
     return response
 
 
-async def _first_line(reader: aiohttp.StreamReader, limit: int) -> bytes:
-    """What a body starts with, up to its first line's end (or ``limit`` bytes)."""
-    head = bytearray()
-    while b"\n" not in head and len(head) <= limit:
-        chunk = await reader.readany()
-        if not chunk:
-            break
-        head += chunk
-    return bytes(head)
-
-
-def _ids(ctx: Context) -> dict[str, Any]:
+def ids(ctx: Context) -> dict[str, Any]:
     return {"exchange": ctx.exchange.id, "session": ctx.exchange.session_id}
 
 
-def _error(ctx: Context, error: GatewayError) -> web.Response:
+def error_answer(ctx: Context, error: GatewayError) -> web.Response:
     ctx.status = error.status
     if ctx.outcome == "ok":
         ctx.outcome = "error"
