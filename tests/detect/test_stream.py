@@ -116,6 +116,23 @@ def test_prose_is_released_promptly() -> None:
     assert max(held) <= 3  # at most the last word and a boundary character wait
 
 
+@pytest.mark.parametrize("backend", ["hyperscan", "python"])
+def test_an_anchor_stops_holding_once_its_longest_match_is_behind(backend: str) -> None:
+    """A rule with a counted gap after its anchor (gitalk-client-secret:
+    ``new Gitalk({`` then ``[\\s\\S]{0,200}?`` before the secret) was held
+    from its anchor on, as long as text came, until the masker gave up at
+    1 MiB: a file downloaded with that snippet near its start failed."""
+    engine = default_engine(backend)
+    (rule,) = [r for r in engine.rules if r.id == "gitalk-client-secret"]
+    snippet = rule.examples[0]
+    prose = ["The quick brown fox jumps over the lazy dog. "] * 200
+    text, _, held = streamed(engine, [snippet, *prose])
+    assert max(held[-100:]) <= 3 * len(snippet)  # bounded by the rule, not the text
+    assert text == whole(engine, snippet + "".join(prose))[0]
+    assert "099d47a82602846d356089fe375ed601ff9e8c2b" in snippet
+    assert "099d47a82602846d356089fe375ed601ff9e8c2b" not in text
+
+
 def test_a_token_in_progress_is_held_then_masked() -> None:
     stream = StreamMasker(mini_engine(), masker().render)
     first = stream.feed("key AKIA")

@@ -16,8 +16,11 @@ are answered in bulk:
    Anchors whose prefixes leave the run class are found by one re2 search of
    the union of their prefixes, anchored at the end.
 3. **Anchor occurrences.** Once an anchor occurred in the unemitted text,
-   the rule's own prefix closure decides, exactly, from where it is live;
-   one re2 search per such rule, starting where its anchor allows.
+   the rule's own prefix closure decides from where it is live; one re2
+   search per such rule, starting where its anchor allows and no further
+   back from the end than the rule's longest match (the closure relaxes
+   counted repeats, so a ``[\\s\\S]{0,200}`` after the anchor would keep it
+   live for ever).
 4. **Exceptions.** The few rules of no simple shape have their anchored
    closures in the same hyperscan database as the anchors; each one live at
    the end gets the exact re2 search.
@@ -59,6 +62,7 @@ class StreamPass:
         "_index",
         "_leads",
         "_live",
+        "_longest",
         "_patterns",
         "_reach",
         "_rules",
@@ -87,6 +91,8 @@ class StreamPass:
         self._trie_lead = 0
         self._runs: list[tuple[bytes, int, int]] = []
         self._reach: list[int] = []
+        self._longest = [info.max_bytes for info in infos]
+        """Each rule's longest match in bytes: no match starts further back from the end."""
         self._exceptions: list[int] = []
         self._exc: frozenset[int] = frozenset()
         self._chars: list[bytes] = []
@@ -199,6 +205,7 @@ class StreamPass:
 
         rules = self._rules
         reach = self._reach
+        longest = self._longest
         bounds: dict[int, int] = {}
         shift = 0
         if pos == 0:
@@ -235,6 +242,11 @@ class StreamPass:
                     bounds[rule] = max(low, size - reach[rule])
             else:  # an anchor occurrence
                 low = ends[0] - shift - reach[key]
+                # The closure relaxes counted repeats (``[\s\S]{0,200}`` to
+                # ``*``), so past the anchor it may match to any length: only
+                # the rule's longest match bounds how far back a start can be.
+                if low < size - longest[key]:
+                    low = size - longest[key]
                 if low < bounds.get(key, size):
                     bounds[key] = low
         for rule, low in bounds.items():
