@@ -79,3 +79,31 @@ def test_run_all_writes_a_header_even_with_no_benchmark(tmp_path: Path) -> None:
     assert text.startswith("# Benchmarks")
     assert "make bench" in text
     assert "machine:" in text
+
+
+def test_quick_download_benchmark_runs(tmp_path: Path) -> None:
+    """Text through Warden is masked (no planted example reaches the agent);
+    a binary file arrives unchanged (the benchmark stops if it does not)."""
+    out = tmp_path / "downloads.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_downloads.py"),
+            "--quick",
+            "--out-json",
+            str(out),
+            "--workdir",
+            str(tmp_path / "work"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(out.read_text())["results"]
+    assert set(results) == {"direct/text", "warden/text", "direct/binary", "warden/binary"}
+    assert results["direct/text"]["planted_received"] > 0
+    assert results["warden/text"]["planted_received"] == 0
+    assert "## File downloads" in done.stdout
