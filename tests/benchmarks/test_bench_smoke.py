@@ -11,19 +11,20 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_quick_gateway_benchmark_runs(tmp_path: Path) -> None:
-    out = tmp_path / "gateway.json"
+def quick_run(script: str, tmp_path: Path, *args: str) -> tuple[dict[str, Any], str]:
+    """``benchmarks/<script> --quick``: its JSON report and its markdown."""
+    out = tmp_path / "report.json"
     done = subprocess.run(
         [
             sys.executable,
-            str(ROOT / "benchmarks" / "bench_gateway.py"),
+            str(ROOT / "benchmarks" / script),
             "--quick",
-            "--only",
-            "direct,warden",
+            *args,
             "--out-json",
             str(out),
             "--workdir",
@@ -36,7 +37,11 @@ def test_quick_gateway_benchmark_runs(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(out.read_text())
+    return json.loads(out.read_text()), done.stdout
+
+
+def test_quick_gateway_benchmark_runs(tmp_path: Path) -> None:
+    report, markdown = quick_run("bench_gateway.py", tmp_path, "--only", "direct,warden")
     assert report["skipped"] == {}
     results = report["results"]
     assert set(results) == {"latency", "ttfb", "throughput", "streams"}
@@ -54,8 +59,8 @@ def test_quick_gateway_benchmark_runs(tmp_path: Path) -> None:
         assert streams["all_open"], streams
         assert streams["peak_rss_kb"] > 0
     assert {row["route"] for row in report["targets"]} == {"warden/openai", "warden/anthropic"}
-    assert "## Gateway overhead" in done.stdout
-    assert "| warden/openai |" in done.stdout
+    assert "## Gateway overhead" in markdown
+    assert "| warden/openai |" in markdown
 
 
 def test_run_all_writes_a_header_even_with_no_benchmark(tmp_path: Path) -> None:
@@ -84,26 +89,9 @@ def test_run_all_writes_a_header_even_with_no_benchmark(tmp_path: Path) -> None:
 def test_quick_download_benchmark_runs(tmp_path: Path) -> None:
     """Text through Warden is masked (no planted example reaches the agent);
     a binary file arrives unchanged (the benchmark stops if it does not)."""
-    out = tmp_path / "downloads.json"
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "bench_downloads.py"),
-            "--quick",
-            "--out-json",
-            str(out),
-            "--workdir",
-            str(tmp_path / "work"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    results = json.loads(out.read_text())["results"]
+    report, markdown = quick_run("bench_downloads.py", tmp_path)
+    results = report["results"]
     assert set(results) == {"direct/text", "warden/text", "direct/binary", "warden/binary"}
     assert results["direct/text"]["planted_received"] > 0
     assert results["warden/text"]["planted_received"] == 0
-    assert "## File downloads" in done.stdout
+    assert "## File downloads" in markdown

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import http.server
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 
@@ -78,5 +79,24 @@ def closing_after(
             self.wfile.write(body)
 
         do_GET = do_POST = _answer
+
+    return Upstream
+
+
+def paced(content_type: str, pieces: Sequence[bytes]) -> type[QuietHandler]:
+    """An upstream that answers every GET with ``pieces``, a pause after each
+    (so each arrives as a read of its own), then closes the connection."""
+
+    class Upstream(QuietHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            for piece in pieces:
+                self.wfile.write(piece)
+                self.wfile.flush()
+                time.sleep(0.05)
 
     return Upstream

@@ -4,7 +4,6 @@ anything else passed as it is, and what cannot be finished cut short."""
 from __future__ import annotations
 
 import http.client
-import time
 import urllib.request
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -16,7 +15,7 @@ import pytest
 from tests.fakes.provider import FakeProvider
 from tests.helpers.gateway import GATEWAY_TOKEN, gateway_config, run_gateway
 from tests.helpers.inspectors import TestInspector
-from tests.helpers.upstream import QuietHandler, serving
+from tests.helpers.upstream import paced, serving
 from tests.server.test_masking import GITHUB_PAT, POLICY, PRIVATE_KEY
 from warden.config.loader import parse_config
 from warden.pipeline.record import RecordKind
@@ -130,20 +129,7 @@ def _download(
     """A download through a gateway in front of an upstream that writes
     ``pieces`` with a pause between them (so each is a read of its own): the
     body the agent gets (``http.client.IncompleteRead`` when it is cut)."""
-
-    class Upstream(QuietHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.close_connection = True
-            for piece in pieces:
-                self.wfile.write(piece)
-                self.wfile.flush()
-                time.sleep(0.05)
-
-    with serving(Upstream) as upstream:
+    with serving(paced(content_type, pieces)) as upstream:
         config = parse_config(gateway_config(upstream) + POLICY, env=env)
         with run_gateway(config, factories=factories, recorder=recorder) as (url, _):
             request = urllib.request.Request(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import time
 import urllib.request
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -18,7 +17,7 @@ from tests.fakes.provider import FakeProvider
 from tests.fakes.script import say, think
 from tests.helpers.gateway import GATEWAY_TOKEN, gateway_config, run_gateway
 from tests.helpers.inspectors import TestInspector
-from tests.helpers.upstream import QuietHandler, answering, serving
+from tests.helpers.upstream import QuietHandler, answering, paced, serving
 from warden.config.loader import parse_config
 from warden.config.model import MaskingConfig
 from warden.pipeline.record import RecordingFailed, RecordKind
@@ -528,25 +527,6 @@ def test_a_cancelled_response_is_masked(env: dict[str, str]) -> None:
     assert GITHUB_PAT not in cancelled.model_dump_json()
 
 
-def _results_upstream(pieces: list[bytes]) -> type[QuietHandler]:
-    """Batch results written in ``pieces``, a pause between them, so a line
-    can arrive in two reads; then the connection closes."""
-
-    class Upstream(QuietHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/binary")
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.close_connection = True
-            for piece in pieces:
-                self.wfile.write(piece)
-                self.wfile.flush()
-                time.sleep(0.05)
-
-    return Upstream
-
-
 def _results_line(custom_id: str, text: str) -> bytes:
     message = {"type": "message", "role": "assistant", "content": [{"type": "text", "text": text}]}
     line = {"custom_id": custom_id, "result": {"type": "succeeded", "message": message}}
@@ -562,7 +542,7 @@ def _fetch_results(
 ) -> bytes:
     """A batch's results through a gateway in front of ``pieces``: the body
     the agent gets (``http.client.IncompleteRead`` when it is cut)."""
-    with serving(_results_upstream(pieces)) as upstream:
+    with serving(paced("application/binary", pieces)) as upstream:
         config = parse_config(gateway_config(upstream), env=env)
         with run_gateway(config, factories=factories, recorder=recorder) as (url, _):
             request = urllib.request.Request(
